@@ -1,0 +1,154 @@
+"""ovtf: run unmodified TensorFlow programs faster with OpenVINO.
+
+    import ovtf          # that's all: every TF graph built from now on is accelerated
+
+Importing ovtf imports TensorFlow, loads ovtf's native grappler plugin (once per process)
+and makes TensorFlow re-instantiate functions it already built. From then on TensorFlow
+hands every graph to ovtf, which moves what OpenVINO can run into `OVTFCluster` nodes;
+the rest stays in TensorFlow, and a cluster that fails on the device runs in TensorFlow.
+
+The public API below mirrors the OVTF_* environment variables (read once at import); an
+explicit call always beats the environment. Bad values raise ValueError naming the value.
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+
+__version__ = "0.1.0"
+
+logger = _logging.getLogger("ovtf")
+logger.addHandler(_logging.NullHandler())
+
+from ovtf import _compat  # noqa: E402  (checks the TensorFlow version before anything loads)
+
+_compat.check_tensorflow()
+
+from ovtf import backends as _backends  # noqa: E402
+from ovtf import config as _config  # noqa: E402
+from ovtf import stats as _stats  # noqa: E402
+
+_config.load_environment()
+
+
+# --- on / off ---------------------------------------------------------------------------
+
+def enable() -> None:
+    """Rewrite graphs TensorFlow instantiates from now on (the default)."""
+    _config.update(enabled=True)
+
+
+def disable() -> None:
+    """Leave graphs instantiated from now on to TensorFlow; running clusters are unaffected."""
+    _config.update(enabled=False)
+
+
+def is_enabled() -> bool:
+    return _config.settings.enabled
+
+
+# --- backend ----------------------------------------------------------------------------
+
+def list_backends() -> list:
+    """Backends that can run clusters on this machine, e.g. ['CPU', 'GPU', 'HETERO:GPU,CPU']."""
+    return _backends.list_backends()
+
+
+def set_backend(name: str) -> None:
+    _config.update(backend=_config.parse_backend(name))
+
+
+def get_backend() -> str:
+    return _config.settings.backend
+
+
+# --- what may be clustered --------------------------------------------------------------
+
+def set_disabled_ops(ops) -> None:
+    """Op types to keep in TensorFlow: a list, or a comma-separated string ('' clears)."""
+    _config.update(disabled_ops=_config.parse_op_list(ops))
+
+
+def get_disabled_ops() -> list:
+    return sorted(_config.settings.disabled_ops)
+
+
+def get_supported_ops(backend: str | None = None) -> list:
+    """Sorted op types the capability manager can place on `backend` (default: current)."""
+    from ovtf import ocm
+    name = _config.parse_backend(backend) if backend is not None else get_backend()
+    return ocm.supported_ops(name)
+
+
+def set_min_cluster_size(size: int) -> None:
+    """Clusters with fewer compute ops than `size` stay in TensorFlow."""
+    _config.update(min_cluster_size=_config.parse_min_cluster_size(size))
+
+
+def get_min_cluster_size() -> int:
+    return _config.settings.min_cluster_size
+
+
+# --- execution --------------------------------------------------------------------------
+
+def enable_dynamic_fallback() -> None:
+    """A cluster that fails to import, compile or run is run by TensorFlow (the default)."""
+    _config.update(dynamic_fallback=True)
+
+
+def disable_dynamic_fallback() -> None:
+    """A failing cluster raises a TensorFlow error naming the cluster, its ops and the cause."""
+    _config.update(dynamic_fallback=False)
+
+
+def is_dynamic_fallback_enabled() -> bool:
+    return _config.settings.dynamic_fallback
+
+
+def set_cache_dir(path) -> None:
+    """Persist compiled clusters in `path` (None turns the disk cache off)."""
+    _config.update(cache_dir=_config.parse_cache_dir(path))
+
+
+def get_cache_dir():
+    return _config.settings.cache_dir
+
+
+def set_precision(precision: str) -> None:
+    """Inference precision: 'f32' (default, matches TF), 'bf16' or 'f16' (faster)."""
+    _config.update(precision=_config.parse_precision(precision))
+
+
+def get_precision() -> str:
+    return _config.settings.precision
+
+
+# --- explaining -------------------------------------------------------------------------
+
+def start_logging_placement() -> None:
+    """Log a placement summary for each graph ovtf rewrites (per node with OVTF_LOG_LEVEL=2)."""
+    _config.update(log_placement=True)
+
+
+def stop_logging_placement() -> None:
+    _config.update(log_placement=False)
+
+
+def is_logging_placement() -> bool:
+    return _config.settings.log_placement
+
+
+def stats() -> dict:
+    """Counters since import or reset_stats(): graphs, ops, clusters, executions, fallbacks."""
+    return _stats.snapshot()
+
+
+def reset_stats() -> None:
+    _stats.reset()
+
+
+# --- the hook ---------------------------------------------------------------------------
+
+from ovtf.runtime import bridge as _bridge  # noqa: E402
+
+_bridge.install()

@@ -1,0 +1,65 @@
+"""Process-wide counters that say what ovtf did: `ovtf.stats()` reads them.
+
+Counters only go up (until `reset()`); all updates are thread-safe. Fallbacks are counted in
+total and per reason ("import", "compile", "run", ...), so a test or a user can tell a device
+run from a silent fallback.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+COUNTERS = (
+    "graphs_seen",          # graphs handed to the rewriter
+    "graphs_rewritten",     # graphs that got at least one cluster (each counted once)
+    "ops_total",            # compute ops in rewritten graphs
+    "ops_marked",           # ... of which the capability manager accepted
+    "ops_clustered",        # ... of which ended inside a cluster
+    "clusters",             # clusters created
+    "cluster_executions",   # OVTFCluster kernel calls (device or fallback)
+    "device_executions",    # ... that ran on the device
+    "compiles",             # cluster compilations (a cache miss)
+    "cache_hits",           # compiled cluster found in the in-memory cache
+    "disk_cache_hits",      # compiled cluster loaded from OVTF_CACHE_DIR
+    "fallbacks",            # executions that ran in TensorFlow instead
+)
+
+_lock = threading.Lock()
+_counts: Counter = Counter()
+_fallback_reasons: Counter = Counter()
+
+
+def increment(name: str, amount: int = 1) -> None:
+    if name not in COUNTERS:
+        raise KeyError(f"unknown ovtf counter {name!r}")
+    with _lock:
+        _counts[name] += amount
+
+
+def add(values: dict) -> None:
+    """Add several counters at once (so a reader never sees half a graph's numbers)."""
+    for name in values:
+        if name not in COUNTERS:
+            raise KeyError(f"unknown ovtf counter {name!r}")
+    with _lock:
+        _counts.update(values)
+
+
+def record_fallback(reason: str) -> None:
+    with _lock:
+        _counts["fallbacks"] += 1
+        _fallback_reasons[reason] += 1
+
+
+def snapshot() -> dict:
+    with _lock:
+        result = {name: _counts[name] for name in COUNTERS}
+        result["fallback_reasons"] = dict(_fallback_reasons)
+    return result
+
+
+def reset() -> None:
+    with _lock:
+        _counts.clear()
+        _fallback_reasons.clear()
