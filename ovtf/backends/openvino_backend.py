@@ -1,0 +1,131 @@
+"""The OpenVINO backend: import a cluster with ovtf.importer, compile it on an OpenVINO
+device (CPU here; any device string OpenVINO accepts), run it from any thread.
+
+Choices (numbers in docs/IMPORTER.md):
+* INFERENCE_PRECISION_HINT is always set explicitly: f32 by default (the CPU plugin's own
+  default on AVX-512-BF16 machines is bf16, which deviates visibly from TensorFlow), bf16
+  or f16 on request.
+* PERFORMANCE_HINT LATENCY: TensorFlow calls a cluster once per step and waits for it, so
+  one stream using all cores gives the lowest step time; concurrency across TF threads is
+  served by a pool of infer requests.
+* Inputs are wrapped, not copied (`ov.Tensor(array, shared_memory=True)`); outputs are
+  copied from the request's buffers into the TF-allocated arrays the sink hands out.
+* Infer requests are pooled per compiled model: a thread takes one (or creates one when all
+  are busy), so concurrent calls never share a request and never wait for each other here.
+* OVTF_CACHE_DIR / set_cache_dir: passed as OpenVINO's CACHE_DIR, so a second process
+  imports the compiled blob instead of compiling.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from ovtf.backends import Backend, BackendError, Executable
+
+logger = logging.getLogger("ovtf")
+
+_PRECISION_HINTS = {"f32": "f32", "bf16": "bf16", "f16": "f16"}
+DEFAULT_PERFORMANCE_HINT = "LATENCY"
+
+_core_lock = threading.Lock()
+_core = None
+
+
+def core():
+    """The process-wide `openvino.Core` (creating one costs milliseconds and loads plugins)."""
+    global _core
+    with _core_lock:
+        if _core is None:
+            import openvino as ov
+            _core = ov.Core()
+        return _core
+
+
+class OpenVINOBackend(Backend):
+    def __init__(self, device: str = "CPU", performance_hint: str = DEFAULT_PERFORMANCE_HINT,
+                 extra_config: dict | None = None):
+        self.name = device
+        self.device = device
+        self.performance_hint = performance_hint
+        self.extra_config = dict(extra_config or {})
+
+    def compile_config(self, precision: str) -> dict:
+        from ovtf import config
+        if precision not in _PRECISION_HINTS:
+            raise BackendError("compile", f"unknown precision {precision!r}")
+        settings = {"PERFORMANCE_HINT": self.performance_hint}
+        if not self.device.startswith(("HETERO", "MULTI", "AUTO")):
+            settings["INFERENCE_PRECISION_HINT"] = _PRECISION_HINTS[precision]
+        if config.settings.cache_dir:
+            settings["CACHE_DIR"] = config.settings.cache_dir
+        settings.update(self.extra_config)
+        return settings
+
+    def compile(self, spec, input_shapes, constants, precision) -> Executable:
+        from ovtf.importer import ImportFailure, import_cluster
+        try:
+            model = import_cluster(spec, input_shapes, constants)
+        except ImportFailure as error:
+            raise BackendError("import", error) from error
+        settings = self.compile_config(precision)
+        try:
+            compiled = core().compile_model(model, self.device, settings)
+        except Exception as error:
+            raise BackendError("compile", f"cluster {spec.name} on {self.device}: {error}") from error
+        parameter_inputs = [index for index in range(len(spec.inputs)) if index not in constants]
+        return OpenVINOExecutable(compiled, parameter_inputs, spec)
+
+
+class OpenVINOExecutable(Executable):
+    def __init__(self, compiled, parameter_inputs: list, spec):
+        self.compiled = compiled
+        self.parameter_inputs = tuple(parameter_inputs)
+        self.num_outputs = len(compiled.outputs)
+        self.name = spec.name
+        self._pool: list = []
+        self._pool_lock = threading.Lock()
+        try:
+            # True when CACHE_DIR held this model: OpenVINO imported it instead of compiling
+            self.loaded_from_cache = bool(compiled.get_property("LOADED_FROM_CACHE"))
+        except Exception:
+            self.loaded_from_cache = False
+
+    def _acquire(self):
+        with self._pool_lock:
+            if self._pool:
+                return self._pool.pop()
+        return self.compiled.create_infer_request()
+
+    def _release(self, request) -> None:
+        with self._pool_lock:
+            self._pool.append(request)
+
+    def run(self, inputs: list, outputs) -> None:
+        import openvino as ov
+        request = self._acquire()
+        try:
+            for position, index in enumerate(self.parameter_inputs):
+                array = inputs[index]
+                if not array.flags.c_contiguous:
+                    array = np.ascontiguousarray(array)
+                if array.dtype.name == "bfloat16":
+                    tensor = ov.Tensor(array.view(np.uint16), array.shape, ov.Type.bf16)
+                else:
+                    tensor = ov.Tensor(array, shared_memory=True)
+                request.set_input_tensor(position, tensor)
+            request.infer()
+            for index in range(self.num_outputs):
+                result = request.get_output_tensor(index).data
+                target = outputs.allocate(index, result.shape)
+                if target.dtype.name == "bfloat16" and result.dtype != target.dtype:
+                    result = result.view(target.dtype) if result.dtype == np.uint16 else result
+                np.copyto(target, result, casting="unsafe")
+        except BackendError:
+            raise
+        except Exception as error:
+            raise BackendError("run", f"cluster {self.name}: {error}") from error
+        finally:
+            self._release(request)

@@ -1,0 +1,232 @@
+"""Importer: lower one cluster subgraph (a `ClusterSpec`) to an OpenVINO model.
+
+    model = import_cluster(spec, input_shapes, constants={3: weights})
+
+The lowering is done by OpenVINO's own TensorFlow frontend (`openvino.frontend`, the code
+behind `ov.convert_model`), driven explicitly so that:
+
+* every input `ovtf_arg_<i>` gets the actual static shape and dtype of this call (the CPU
+  plugin rejects dynamic rank, and static shapes compile to faster kernels);
+* the model's outputs are exactly `ovtf_ret_0..n-1`, in order: the frontend would otherwise
+  turn dangling nodes into extra outputs (3x slower on EfficientNet in our measurements);
+* the model's Parameters are the non-constant inputs in cluster order (the frontend does
+  not keep GraphDef order); an input the graph does not use still gets a Parameter, so
+  the executable's input list always lines up with the cluster's;
+* inputs listed in `constants` (weights, compile-time shape arguments) become Constants that
+  share the caller's numpy memory, so OpenVINO can fold and pre-pack them.
+
+TF-internal fused ops that grappler's remapper produces with oneDNN on (`_FusedConv2D`,
+`_FusedMatMul`, `_FusedDepthwiseConv2dNative`, `_FusedBatchNormEx`, `_MklSwish`,
+`_MklLayerNorm`, ...) have no conversion rule in the frontend (OpenVINO 2026.4). Instead of
+writing ConversionExtensions that would re-implement convolution layouts and paddings, they
+are split back into their public ops at GraphDef level (`ovtf.importer.fused`) before the
+frontend runs; OpenVINO re-fuses them for its own kernels. Decision on TF's remapper (kept
+ON, ovtf supports the fused ops) and the numbers behind it: see docs/IMPORTER.md.
+
+Public surface: `import_cluster`, `compile_time_inputs`, `decomposable` (for the capability
+manager: can a fused node be lowered), `FUSED_OPS`, `ImportFailure`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+
+import numpy as np
+
+from ovtf.importer.fused import FUSED_OPS, decomposable, decompose_graph
+
+__all__ = ["import_cluster", "compile_time_inputs", "decomposable", "FUSED_OPS",
+           "ImportFailure", "ov_type"]
+
+logger = logging.getLogger("ovtf")
+
+
+class ImportFailure(RuntimeError):
+    """The frontend could not lower the cluster (message names the cluster and the cause)."""
+
+
+# (consumer op type, input position) pairs whose value OpenVINO needs at compile time to get
+# static shapes. A cluster input feeding one of these directly is a "compile-time input": its
+# value is baked in as a constant and becomes part of the compiled-cluster cache key.
+_SHAPE_ARGUMENTS = {
+    "Reshape": (1,), "Fill": (0,), "Tile": (1,), "Transpose": (1,), "ExpandDims": (1,),
+    "BroadcastTo": (1,), "Pad": (1,), "PadV2": (1,), "MirrorPad": (1,), "Slice": (1, 2),
+    "StridedSlice": (1, 2, 3), "ConcatV2": (-1,), "Mean": (1,), "Sum": (1,), "Max": (1,),
+    "Min": (1,), "Prod": (1,), "All": (1,), "Any": (1,), "ArgMax": (1,), "ArgMin": (1,),
+    "Split": (0,), "SplitV": (1, 2), "GatherV2": (2,), "OneHot": (1,), "TopKV2": (1,),
+    "Range": (0, 1, 2), "ResizeBilinear": (1,), "ResizeNearestNeighbor": (1,), "Cumsum": (1,),
+    "Squeeze": (), "Reverse": (1,), "ReverseV2": (1,), "RandomUniform": (0,),
+    "RandomStandardNormal": (0,), "Empty": (0,), "LinSpace": (2,), "SpaceToBatchND": (1, 2),
+    "BatchToSpaceND": (1, 2), "Conv2DBackpropInput": (0,), "ScatterNd": (2,),
+}
+_MAX_COMPILE_TIME_ELEMENTS = 64
+
+
+def compile_time_inputs(spec) -> frozenset:
+    """Indices of integer inputs whose values must be known to compile (shape arguments)."""
+    positions = {}
+    for node in spec.graph_def.node:
+        wanted = _SHAPE_ARGUMENTS.get(node.op)
+        if not wanted:
+            continue
+        data = [name for name in node.input if not name.startswith("^")]
+        for position in wanted:
+            if -len(data) <= position < len(data):
+                source = data[position].split(":")[0]
+                positions.setdefault(source, True)
+    result = set()
+    for index, tensor in enumerate(spec.inputs):
+        if tensor.name in positions and np.issubdtype(tensor.dtype, np.integer):
+            shape = tensor.shape
+            if shape is None or int(np.prod([d for d in shape if d >= 0] or [1])) <= _MAX_COMPILE_TIME_ELEMENTS:
+                result.add(index)
+    return frozenset(result)
+
+
+def ov_type(dtype):
+    """The OpenVINO element type for a numpy dtype (ml_dtypes.bfloat16 -> bf16)."""
+    import openvino as ov
+    dtype = np.dtype(dtype)
+    if dtype.name == "bfloat16":
+        return ov.Type.bf16
+    return ov.Type(dtype)
+
+
+_frontend_lock = threading.Lock()
+_frontend = None
+
+
+def _tf_frontend():
+    global _frontend
+    with _frontend_lock:
+        if _frontend is None:
+            from openvino.frontend import FrontEndManager
+            _frontend = FrontEndManager().load_by_framework("tf")
+        return _frontend
+
+
+def _load(graph_def):
+    """Load a GraphDef into the frontend. Through a file: the frontend parses it natively
+    (the Python GraphDef iterator imports it into a tf.Graph first, which is much slower)."""
+    frontend = _tf_frontend()
+    data = graph_def.SerializeToString()
+    directory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    handle, path = tempfile.mkstemp(suffix=".pb", prefix="ovtf_cluster_", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        return frontend, frontend.load(path)
+    finally:
+        os.unlink(path)
+
+
+def import_cluster(spec, input_shapes, constants=None):
+    """Lower `spec` to an `openvino.Model` for one input signature.
+
+    input_shapes: one static shape (tuple of ints) per cluster input, in order.
+    constants:    {input index: numpy array} to bake in as Constants (they get no Parameter).
+    Returns a model whose Parameters are the remaining inputs in cluster order (friendly
+    names `ovtf_arg_<i>`) and whose Results are `ovtf_ret_<i>` in order. Raises
+    ImportFailure with the cluster name and the frontend's message on failure.
+    """
+    import openvino as ov
+
+    constants = constants or {}
+    if len(input_shapes) != len(spec.inputs):
+        raise ImportFailure(
+            f"cluster {spec.name}: {len(input_shapes)} input shapes for {len(spec.inputs)} inputs")
+    try:
+        graph_def = decompose_graph(spec.graph_def)
+    except ValueError as error:
+        raise ImportFailure(f"cluster {spec.name}: {error}") from error
+
+    try:
+        frontend, input_model = _load(graph_def)
+        input_places = []
+        for index, tensor in enumerate(spec.inputs):
+            place = input_model.get_place_by_tensor_name(f"{tensor.name}:0")
+            if place is None:
+                place = input_model.get_place_by_tensor_name(tensor.name)
+            input_places.append(place)
+            if place is None:
+                continue
+            if index in constants:
+                # frozen here so the frontend sees the value (shape arguments must be known
+                # while converting); weights are swapped for shared-memory constants below.
+                value = np.ascontiguousarray(constants[index])
+                if _is_shape_argument_sized(value):
+                    input_model.set_tensor_value(place, value)
+                    continue
+            input_model.set_partial_shape(place, ov.PartialShape(list(input_shapes[index])))
+            input_model.set_element_type(place, ov_type(tensor.dtype))
+        output_places = []
+        for tensor in spec.outputs:
+            place = input_model.get_place_by_tensor_name(f"{tensor.name}:0")
+            if place is None:
+                place = input_model.get_place_by_tensor_name(tensor.name)
+            if place is None:
+                raise ImportFailure(f"cluster {spec.name}: output {tensor.name} not in the graph")
+            output_places.append(place)
+        kept_inputs = [place for place in input_places if place is not None]
+        input_model.override_all_inputs(kept_inputs)
+        input_model.override_all_outputs(output_places)
+        converted = frontend.convert(input_model)
+    except ImportFailure:
+        raise
+    except Exception as error:  # the frontend raises several pybind types
+        raise ImportFailure(f"cluster {spec.name}: OpenVINO could not convert it: {error}") from error
+
+    return _assemble(spec, converted, input_shapes, constants)
+
+
+def _is_shape_argument_sized(value) -> bool:
+    return np.issubdtype(value.dtype, np.integer) and value.size <= _MAX_COMPILE_TIME_ELEMENTS
+
+
+def _assemble(spec, converted, input_shapes, constants):
+    """Order Parameters and Results by the cluster contract and bake weight constants."""
+    import openvino as ov
+
+    by_name = {}
+    for parameter in converted.get_parameters():
+        names = set(parameter.output(0).get_names()) | {parameter.get_friendly_name()}
+        for name in names:
+            by_name[name.split(":")[0]] = parameter
+
+    parameters = []
+    for index, tensor in enumerate(spec.inputs):
+        parameter = by_name.get(tensor.name)
+        if index in constants:
+            if parameter is not None:
+                value = np.ascontiguousarray(constants[index])
+                constant = ov.op.Constant(value, shared_memory=True)
+                constant.set_friendly_name(f"{tensor.name}_const")
+                parameter.output(0).replace(constant.output(0))
+            continue
+        if parameter is None:
+            # unused by the graph (or folded away): keep a Parameter so inputs line up
+            parameter = ov.op.Parameter(ov_type(tensor.dtype), ov.PartialShape(list(input_shapes[index])))
+        parameter.set_friendly_name(tensor.name)
+        parameter.output(0).set_names({tensor.name})
+        parameters.append(parameter)
+
+    results = list(converted.get_results())
+    if len(results) != len(spec.outputs):
+        raise ImportFailure(
+            f"cluster {spec.name}: frontend produced {len(results)} outputs for {len(spec.outputs)}")
+    # Result friendly names are the requested output tensors ("ovtf_ret_3:0") and stay
+    # distinct even when two outputs are the same tensor (whose names then merge).
+    by_output = {result.get_friendly_name().split(":")[0]: result for result in results}
+    ordered = []
+    for index, tensor in enumerate(spec.outputs):
+        result = by_output.get(tensor.name)
+        if result is None:
+            result = results[index]  # the frontend keeps override_all_outputs order
+        ordered.append(result)
+    if len({id(result) for result in ordered}) != len(ordered):
+        ordered = results
+    model = ov.Model(ordered, parameters, spec.name)
+    return model
