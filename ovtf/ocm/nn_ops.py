@@ -1,0 +1,68 @@
+"""Capabilities of neural-network ops: activations, convolutions, pooling, normalization.
+
+oneDNN fused ops (TF's grappler "remapper" output on CPU) were checked by hand-built graphs
+converted with `openvino.convert_model` (OpenVINO 2026.4.1, see the fused-op table in
+`ovtf/ocm/__init__.py`): the TensorFlow frontend has no conversion rule for any of them, so
+none is in this table. They stay in TensorFlow with reason UNSUPPORTED_OP.
+"""
+
+from __future__ import annotations
+
+from ovtf.ocm.registry import (FLOATS, INDEX, capability, check_data_format, check_padding,
+                               declare, first_problem)
+
+declare("Relu", "Relu6", "Elu", "Selu", "Softmax", "LogSoftmax", T=FLOATS)
+declare("LeakyRelu", T=FLOATS)
+
+
+@capability("BiasAdd", T=FLOATS)
+def _bias_add(node):
+    return check_data_format(node)
+
+
+def _conv_checks(node):
+    return first_problem(check_data_format(node, ("NHWC", "NCHW")),
+                         check_padding(node, ("SAME", "VALID", "EXPLICIT")))
+
+
+@capability("Conv2D", "DepthwiseConv2dNative", T=FLOATS)
+def _conv2d(node):
+    return _conv_checks(node)
+
+
+@capability("Conv2DBackpropInput", static_inputs=(0,), T=FLOATS)
+def _conv2d_transpose(node):
+    return _conv_checks(node)
+
+
+@capability("Conv3D", T=FLOATS)
+def _conv3d(node):
+    return first_problem(check_data_format(node, ("NDHWC", "NCDHW"), "NDHWC"), check_padding(node))
+
+
+@capability("MaxPool", "AvgPool", T=FLOATS)
+def _pool2d(node):
+    return first_problem(check_data_format(node, ("NHWC", "NCHW")), check_padding(node))
+
+
+@capability("MaxPool3D", "AvgPool3D", T=FLOATS)
+def _pool3d(node):
+    return first_problem(check_data_format(node, ("NDHWC", "NCDHW"), "NDHWC"), check_padding(node))
+
+
+@capability("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", T=FLOATS, U=FLOATS)
+def _fused_batch_norm(node):
+    # Training mode computes batch statistics and updates moving averages: leave it to TF.
+    if "is_training" in node.attr and node.attr["is_training"].b:
+        return "is_training=true"
+    return check_data_format(node, ("NHWC", "NCHW"))
+
+
+declare("LRN", T=FLOATS)
+declare("TopKV2", static_inputs=(1,), T=FLOATS | INDEX)
+
+
+@capability("ResizeBilinear", "ResizeNearestNeighbor", static_inputs=(1,), T=FLOATS)
+def _resize(node):
+    return None
+

@@ -1,0 +1,118 @@
+"""The capability table: one entry per TensorFlow op type that ovtf may place on OpenVINO.
+
+An entry says which dtypes each type attribute may take, which inputs the device needs as
+values at compile time ("static inputs": shapes, axes, paddings, permutations, sizes), and
+an optional check of the node's attributes. Entries are declared in the domain modules
+(`math_ops`, `nn_ops`, `array_ops`) with the `capability` decorator, in the style of
+tf2onnx's op handlers:
+
+    @capability("Conv2D", T=FLOATS)
+    def _conv2d(node):
+        return check_data_format(node, ("NHWC", "NCHW"))   # None when fine, else why not
+
+The table is the single source of truth for what the partitioner may cluster, so it lists
+only op types that OpenVINO's TensorFlow frontend converts; `tests/test_ocm_convert.py`
+converts a minimal graph for every entry with `openvino.convert_model` to keep it honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from tensorflow.core.framework import types_pb2
+
+# dtype groups used by the entries (TF DataType enum values)
+F32 = frozenset({types_pb2.DT_FLOAT})
+FLOATS = frozenset({types_pb2.DT_FLOAT, types_pb2.DT_HALF, types_pb2.DT_BFLOAT16})
+INDEX = frozenset({types_pb2.DT_INT32, types_pb2.DT_INT64})
+INTS = frozenset({types_pb2.DT_INT8, types_pb2.DT_UINT8, types_pb2.DT_INT16,
+                  types_pb2.DT_INT32, types_pb2.DT_INT64})
+NUMERIC = FLOATS | INTS
+BOOL = frozenset({types_pb2.DT_BOOL})
+ALL_DENSE = NUMERIC | BOOL
+
+# A check gets the NodeDef and answers None (fine) or a short text saying what is wrong.
+Check = Callable[[object], Optional[str]]
+
+
+@dataclass(frozen=True)
+class Capability:
+    op: str
+    # type attribute name -> allowed DataTypes (for list(type) attrs every entry must fit)
+    dtypes: dict = field(default_factory=dict)
+    # input indices whose value OpenVINO needs when compiling (negative: from the end)
+    static_inputs: tuple = ()
+    check: Optional[Check] = None
+    domain: str = ""
+
+    def static_input_indices(self, num_data_inputs: int) -> list:
+        return sorted({i if i >= 0 else num_data_inputs + i for i in self.static_inputs
+                       if -num_data_inputs <= i < num_data_inputs})
+
+
+_TABLE: dict = {}
+
+
+def capability(*ops: str, static_inputs: tuple = (), **dtypes):
+    """Register `ops` with the decorated check function (which may be None-returning)."""
+    def register(check):
+        for op in ops:
+            if op in _TABLE:
+                raise ValueError(f"capability for {op} registered twice")
+            _TABLE[op] = Capability(op=op, dtypes=dict(dtypes), static_inputs=tuple(static_inputs),
+                                    check=check, domain=getattr(check, "__module__", "") or "")
+        return check
+    return register
+
+
+def declare(*ops: str, static_inputs: tuple = (), **dtypes) -> None:
+    """Register ops that need no check beyond dtypes and static inputs."""
+    def no_check(node):
+        return None
+    no_check.__module__ = _caller_module()
+    capability(*ops, static_inputs=static_inputs, **dtypes)(no_check)
+
+
+def _caller_module() -> str:
+    import inspect
+    frame = inspect.currentframe().f_back.f_back
+    return frame.f_globals.get("__name__", "")
+
+
+def table() -> dict:
+    """op type -> Capability (read-only view; the domain modules fill it at import)."""
+    return dict(_TABLE)
+
+
+def get(op: str) -> Optional[Capability]:
+    return _TABLE.get(op)
+
+
+# --- helpers for checks ---------------------------------------------------------------------
+
+def attr_str(node, name: str, default: str = "") -> str:
+    if name in node.attr:
+        return node.attr[name].s.decode("utf-8", "replace")
+    return default
+
+
+def check_data_format(node, allowed=("NHWC", "NCHW"), default="NHWC") -> Optional[str]:
+    data_format = attr_str(node, "data_format", default)
+    if data_format not in allowed:
+        return f"data_format={data_format} (supported: {', '.join(allowed)})"
+    return None
+
+
+def check_padding(node, allowed=("SAME", "VALID")) -> Optional[str]:
+    padding = attr_str(node, "padding", "VALID")
+    if padding not in allowed:
+        return f"padding={padding} (supported: {', '.join(allowed)})"
+    return None
+
+
+def first_problem(*problems) -> Optional[str]:
+    for problem in problems:
+        if problem:
+            return problem
+    return None
