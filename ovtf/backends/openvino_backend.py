@@ -86,6 +86,11 @@ class OpenVINOExecutable(Executable):
         self.num_outputs = len(compiled.outputs)
         self.name = spec.name
         self._pool: list = []
+        self._bf16_inputs = frozenset(
+            position for position, index in enumerate(self.parameter_inputs)
+            if spec.inputs[index].dtype.name == "bfloat16")
+        self._bf16_outputs = frozenset(
+            index for index, tensor in enumerate(spec.outputs) if tensor.dtype.name == "bfloat16")
         self._pool_lock = threading.Lock()
         try:
             # True when CACHE_DIR held this model: OpenVINO imported it instead of compiling
@@ -111,7 +116,8 @@ class OpenVINOExecutable(Executable):
                 array = inputs[index]
                 if not array.flags.c_contiguous:
                     array = np.ascontiguousarray(array)
-                if array.dtype.name == "bfloat16":
+                if position in self._bf16_inputs:
+                    # numpy has no native bf16: hand OpenVINO the raw 16-bit words, no copy
                     tensor = ov.Tensor(array.view(np.uint16), array.shape, ov.Type.bf16)
                 else:
                     tensor = ov.Tensor(array, shared_memory=True)
@@ -120,8 +126,8 @@ class OpenVINOExecutable(Executable):
             for index in range(self.num_outputs):
                 result = request.get_output_tensor(index).data
                 target = outputs.allocate(index, result.shape)
-                if target.dtype.name == "bfloat16" and result.dtype != target.dtype:
-                    result = result.view(target.dtype) if result.dtype == np.uint16 else result
+                if index in self._bf16_outputs and result.dtype == np.uint16:
+                    result = result.view(target.dtype)
                 np.copyto(target, result, casting="unsafe")
         except BackendError:
             raise

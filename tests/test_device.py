@@ -1,0 +1,265 @@
+"""DeviceCluster: compiled-cluster cache, weights staleness, failures, threads, disk cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("openvino")
+
+from ovtf import backends, config  # noqa: E402
+from ovtf.backends import Backend, BackendError, Executable  # noqa: E402
+from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime.device import ClusterFailure, DeviceCluster  # noqa: E402
+from test_importer import ListSink, assert_close, make_spec, rand, run_tf  # noqa: E402
+
+try:
+    from ovtf import counters
+except ImportError:  # pragma: no cover
+    from ovtf import stats as counters
+
+
+@pytest.fixture(autouse=True)
+def clean_state():
+    saved = (config.settings.backend, config.settings.precision, config.settings.cache_dir)
+    device_module.clear_cache()
+    counters.reset()
+    yield
+    config.update(backend=saved[0], precision=saved[1], cache_dir=saved[2])
+    device_module.set_cache_size(device_module.DEFAULT_CACHE_SIZE)
+    device_module.clear_cache()
+
+
+def dense_spec(name="dense"):
+    return make_spec(lambda x, w, b: [tf.nn.relu(tf.matmul(x, w) + b), tf.reduce_mean(x, axis=1)],
+                     [(tf.float32, (None, 8)), (tf.float32, (8, 4)), (tf.float32, (4,))],
+                     variables=(1, 2), name=name)
+
+
+def run(device, spec, inputs):
+    sink = ListSink(spec)
+    device.run(inputs, sink)
+    return sink.arrays
+
+
+def check(device, spec, inputs):
+    for actual, expected in zip(run(device, spec, inputs), run_tf(spec, inputs)):
+        assert_close(actual, expected)
+
+
+def test_batch_sizes_compile_once_then_hit():
+    spec = dense_spec()
+    device = DeviceCluster(spec)
+    w, b = rand(8, 4), rand(4)
+    for batch in (1, 3, 8):
+        check(device, spec, [rand(batch, 8), w, b])
+    assert counters.snapshot()["compiles"] == 3
+    for batch in (1, 3, 8, 3):
+        check(device, spec, [rand(batch, 8), w, b])
+    snapshot = counters.snapshot()
+    assert snapshot["compiles"] == 3 and snapshot["cache_hits"] == 4
+
+
+def test_weights_are_constants_but_never_stale():
+    spec = dense_spec()
+    device = DeviceCluster(spec)
+    x, w, b = rand(2, 8), rand(8, 4), rand(4)
+    check(device, spec, [x, w, b])
+    check(device, spec, [x, w, b])
+    assert counters.snapshot()["compiles"] == 1
+    # A variable assign: TF copies-on-write while the entry holds the old buffer, so the next
+    # call sees a new pointer. Simulated with a fresh array.
+    w2 = rand(8, 4)
+    check(device, spec, [x, w2, b])
+    assert counters.snapshot()["compiles"] == 2
+    check(device, spec, [x, w2, b])
+    assert counters.snapshot()["compiles"] == 2
+    assert not device.weights_as_parameters
+
+
+def test_same_buffer_same_weights_even_through_new_views():
+    spec = dense_spec()
+    device = DeviceCluster(spec)
+    x, w, b = rand(2, 8), rand(8, 4), rand(4)
+    check(device, spec, [x, w[:], b.view()])   # new view objects of the same buffers
+    check(device, spec, [x, w.view(), b[:]])
+    assert counters.snapshot()["compiles"] == 1
+
+
+def test_frequent_weight_changes_switch_to_parameters():
+    spec = dense_spec()
+    device = DeviceCluster(spec)
+    x = rand(2, 8)
+    for _ in range(device_module.WEIGHT_CHANGES_BEFORE_PARAMETERS + 3):
+        check(device, spec, [x, rand(8, 4), rand(4)])
+    assert device.weights_as_parameters
+    compiles = counters.snapshot()["compiles"]
+    assert compiles <= device_module.WEIGHT_CHANGES_BEFORE_PARAMETERS + 1
+    for _ in range(3):
+        check(device, spec, [x, rand(8, 4), rand(4)])
+    assert counters.snapshot()["compiles"] == compiles
+
+
+def test_lru_bound():
+    device_module.set_cache_size(2)
+    spec = dense_spec()
+    device = DeviceCluster(spec)
+    w, b = rand(8, 4), rand(4)
+    for batch in (1, 2, 3):
+        check(device, spec, [rand(batch, 8), w, b])
+    assert device_module.cached_entries() == 2
+    check(device, spec, [rand(1, 8), w, b])   # evicted: compiles again
+    assert counters.snapshot()["compiles"] == 4
+    check(device, spec, [rand(1, 8), w, b])
+    assert counters.snapshot()["cache_hits"] == 1
+    with pytest.raises(ValueError):
+        device_module.set_cache_size(0)
+
+
+def test_precision_and_backend_are_part_of_the_key():
+    spec = dense_spec()
+    device = DeviceCluster(spec)
+    inputs = [rand(2, 8), rand(8, 4), rand(4)]
+    run(device, spec, inputs)
+    config.update(precision="bf16")
+    run(device, spec, inputs)
+    assert counters.snapshot()["compiles"] == 2
+
+
+def test_compile_time_input_values_are_part_of_the_key():
+    spec = make_spec(lambda x, s: [tf.reshape(x, s) + 1.0], [(tf.float32, (None,)), (tf.int32, (2,))])
+    device = DeviceCluster(spec)
+    assert device.compile_time_inputs == (1,)
+    x = rand(12)
+    for shape in ([3, 4], [4, 3], [3, 4]):
+        out = run(device, spec, [x, np.array(shape, np.int32)])[0]
+        assert out.shape == tuple(shape)
+        assert_close(out, x.reshape(shape) + 1.0)
+    snapshot = counters.snapshot()
+    assert snapshot["compiles"] == 2 and snapshot["cache_hits"] == 1
+
+
+class _Injected(Backend):
+    def __init__(self, stage):
+        self.stage = stage
+
+    def compile(self, spec, input_shapes, constants, precision):
+        if self.stage == "compile":
+            raise BackendError("compile", "injected")
+        if self.stage == "crash":
+            raise RuntimeError("backend bug")
+        return _RunFails()
+
+
+class _RunFails(Executable):
+    def run(self, inputs, outputs):
+        raise RuntimeError("injected run failure")
+
+
+@pytest.mark.parametrize("stage, expected", [("compile", "compile"), ("crash", "compile"),
+                                             ("run", "run")])
+def test_backend_failures_become_cluster_failures(stage, expected):
+    backends.register("INJECTED", lambda: _Injected(stage))
+    try:
+        config.update(backend="INJECTED")
+        spec = dense_spec()
+        device = DeviceCluster(spec)
+        with pytest.raises(ClusterFailure) as info:
+            run(device, spec, [rand(2, 8), rand(8, 4), rand(4)])
+        assert info.value.stage == expected
+    finally:
+        backends.unregister("INJECTED")
+
+
+def test_import_failure_stage():
+    spec = make_spec(lambda s: [tf.strings.length(s)], [(tf.string, (2,))])
+    with pytest.raises(ClusterFailure) as info:
+        run(DeviceCluster(spec), spec, [np.array([b"a", b"bc"], dtype=object)])
+    assert info.value.stage == "import"
+
+
+def test_eight_threads():
+    spec = dense_spec()
+    device = DeviceCluster(spec)
+    w, b = rand(8, 4), rand(4)
+    inputs = [rand(1 + i % 3, 8) for i in range(8)]
+    expected = [run_tf(spec, [x, w, b]) for x in inputs]
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        try:
+            barrier.wait()
+            for _ in range(25):
+                for actual, reference in zip(run(device, spec, [inputs[i], w, b]), expected[i]):
+                    assert_close(actual, reference)
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[0]
+    assert counters.snapshot()["compiles"] == 3   # batch 1, 2, 3: each compiled once
+
+
+_CHILD = textwrap.dedent("""
+    import json, sys, time
+    sys.path[:0] = {paths!r}
+    {prelude}
+    import numpy as np
+    import tensorflow as tf
+    from ovtf import config
+    from ovtf.runtime.device import DeviceCluster
+    from test_importer import ListSink, make_spec
+    try:
+        from ovtf import counters
+    except ImportError:
+        from ovtf import stats as counters
+    config.update(cache_dir=sys.argv[1])
+
+    def conv_stack(x, *ws):
+        for w in ws:
+            x = tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME"))
+        return [x]
+
+    specs = [(tf.float32, (1, 56, 56, 64))] + [(tf.float32, (3, 3, 64, 64))] * 6
+    spec = make_spec(conv_stack, specs, variables=range(1, 7))
+    rng = np.random.default_rng(1)
+    inputs = [rng.standard_normal(s, dtype=np.float32) * 0.1 for _, s in specs]
+    start = time.perf_counter()
+    sink = ListSink(spec)
+    DeviceCluster(spec).run(inputs, sink)
+    print(json.dumps({{"seconds": time.perf_counter() - start, "stats": counters.snapshot(),
+                      "checksum": float(sink.arrays[0].sum())}}))
+""")
+
+
+def test_cache_dir_second_process_skips_compilation(tmp_path):
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = [here, os.path.dirname(here)]
+    prelude = os.environ.get("OVTF_TEST_PRELUDE", "")
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD.format(paths=paths, prelude=prelude))
+    cache = tmp_path / "cache"
+    results = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, str(script), str(cache)], capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    first, second = results
+    assert first["stats"]["compiles"] == 1 and first["stats"]["disk_cache_hits"] == 0
+    assert second["stats"]["compiles"] == 0 and second["stats"]["disk_cache_hits"] == 1
+    assert abs(first["checksum"] - second["checksum"]) <= 1e-3 * max(1.0, abs(first["checksum"]))
+    print(f"\ncache dir: first process {first['seconds']:.3f}s, second {second['seconds']:.3f}s")
