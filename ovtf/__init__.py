@@ -26,7 +26,7 @@ _compat.check_tensorflow()
 
 from ovtf import backends as _backends  # noqa: E402
 from ovtf import config as _config  # noqa: E402
-from ovtf import stats as _stats  # noqa: E402
+from ovtf import counters as _counters  # noqa: E402
 
 _config.load_environment()
 
@@ -140,11 +140,11 @@ def is_logging_placement() -> bool:
 
 def stats() -> dict:
     """Counters since import or reset_stats(): graphs, ops, clusters, executions, fallbacks."""
-    return _stats.snapshot()
+    return _counters.snapshot()
 
 
 def reset_stats() -> None:
-    _stats.reset()
+    _counters.reset()
 
 
 # --- the hook ---------------------------------------------------------------------------

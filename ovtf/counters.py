@@ -1,5 +1,7 @@
 """Process-wide counters that say what ovtf did: `ovtf.stats()` reads them.
 
+(The module is `ovtf.counters`, not `ovtf.stats`: that name is the public function.)
+
 Counters only go up (until `reset()`); all updates are thread-safe. Fallbacks are counted in
 total and per reason ("import", "compile", "run", ...), so a test or a user can tell a device
 run from a silent fallback.

@@ -1,0 +1,583 @@
+// ovtf._native: the bridge between TensorFlow's C API and ovtf's Python code.
+//
+// This one shared library is both a Python extension (pybind11) and a TensorFlow
+// pluggable-device library: Python imports it, then hands its own path to
+// `load_pluggable_device_library`, which dlopens the same file (same handle, same globals)
+// and calls TF_InitGraph. It contains:
+//
+//   * a grappler plugin optimizer for the CPU device that passes each serialized GraphDef,
+//     with its fetch and preserve lists, to a Python rewriter (None = unchanged);
+//   * the `OVTFCluster` op and its CPU kernel. The kernel is asynchronous in "hybrid" mode:
+//     the device fast path runs inline (Python gets zero-copy numpy views of the inputs and
+//     writes results into TF-allocated outputs); when Python asks for fallback, the work moves
+//     to a small native worker pool that runs the original subgraph with TensorFlow, so the
+//     inter-op pool is never blocked waiting for TensorFlow (which would deadlock).
+//
+// Only TensorFlow's C headers are used and no TensorFlow library is linked: `import
+// tensorflow` has already loaded its libraries with RTLD_GLOBAL when this module loads.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "tensorflow/c/experimental/grappler/grappler.h"
+#include "tensorflow/c/kernels.h"
+#include "tensorflow/c/ops.h"
+#include "tensorflow/c/tf_status.h"
+#include "tensorflow/c/tf_tensor.h"
+
+namespace py = pybind11;
+
+namespace {
+
+constexpr const char* kClusterOp = "OVTFCluster";
+
+// ---------------------------------------------------------------------------------------
+// Python-side callbacks. Raw PyObject* on purpose: they are only touched with the GIL held,
+// and are never destroyed at process exit (when there may be no interpreter left).
+// ---------------------------------------------------------------------------------------
+
+PyObject* g_rewriter = nullptr;         // (graph: bytes, fetch: list, preserve: list) -> bytes|None
+PyObject* g_cluster_factory = nullptr;  // (name, graph: bytes, tin, tout) -> handle
+std::unordered_map<int, PyObject*> g_numpy_dtypes;  // TF_DataType -> numpy dtype
+
+// Plugin optimizer settings, fixed when TensorFlow calls TF_InitGraph (process-wide).
+TF_TriState g_remapping = TF_TriState_Default;
+std::atomic<bool> g_plugin_initialized{false};
+std::atomic<bool> g_kernel_registered{false};
+std::atomic<long> g_optimizer_calls{0};
+
+// Set while this thread runs a cluster's TensorFlow fallback: graphs built for it must not
+// be rewritten again (that would recurse forever).
+thread_local bool t_in_fallback = false;
+
+void replace_callback(PyObject** slot, py::object value) {
+  PyObject* old = *slot;
+  *slot = value.is_none() ? nullptr : value.release().ptr();
+  Py_XDECREF(old);
+}
+
+struct StatusDeleter {
+  void operator()(TF_Status* status) const { TF_DeleteStatus(status); }
+};
+using StatusPtr = std::unique_ptr<TF_Status, StatusDeleter>;
+StatusPtr new_status() { return StatusPtr(TF_NewStatus()); }
+
+// ---------------------------------------------------------------------------------------
+// Grappler plugin optimizer
+// ---------------------------------------------------------------------------------------
+
+void copy_to_buffer(const void* data, size_t length, TF_Buffer* out) {
+  void* copy = std::malloc(length ? length : 1);
+  std::memcpy(copy, data, length);
+  out->data = copy;
+  out->length = length;
+  out->data_deallocator = [](void* data, size_t) { std::free(data); };
+}
+
+using ListGetter = void (*)(const TF_GrapplerItem*, char**, size_t*, int, void*, size_t, TF_Status*);
+using SizeGetter = void (*)(const TF_GrapplerItem*, int*, size_t*, TF_Status*);
+
+std::vector<std::string> node_list(const TF_GrapplerItem* item, SizeGetter get_size,
+                                   ListGetter get_list) {
+  auto status = new_status();
+  int count = 0;
+  size_t storage_size = 0;
+  get_size(item, &count, &storage_size, status.get());
+  if (TF_GetCode(status.get()) != TF_OK || count == 0) return {};
+  std::vector<char*> values(count);
+  std::vector<size_t> lengths(count);
+  std::vector<char> storage(storage_size);
+  get_list(item, values.data(), lengths.data(), count, storage.data(), storage_size, status.get());
+  if (TF_GetCode(status.get()) != TF_OK) return {};
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) names.emplace_back(values[i], lengths[i]);
+  return names;
+}
+
+void optimize(void*, const TF_Buffer* graph, const TF_GrapplerItem* item, TF_Buffer* out,
+              TF_Status* status) {
+  g_optimizer_calls.fetch_add(1, std::memory_order_relaxed);
+  TF_SetStatus(status, TF_OK, "");
+  if (t_in_fallback || !Py_IsInitialized()) {
+    copy_to_buffer(graph->data, graph->length, out);
+    return;
+  }
+  auto fetch = node_list(item, TF_GetFetchNodesListSize, TF_GetFetchNodesList);
+  auto preserve = node_list(item, TF_GetNodesToPreserveListSize, TF_GetNodesToPreserveList);
+
+  PyGILState_STATE gil = PyGILState_Ensure();
+  bool rewritten = false;
+  if (g_rewriter != nullptr) {
+    try {
+      py::object rewriter = py::reinterpret_borrow<py::object>(g_rewriter);
+      py::object result = rewriter(
+          py::bytes(static_cast<const char*>(graph->data), graph->length), fetch, preserve);
+      if (!result.is_none()) {
+        char* data = nullptr;
+        Py_ssize_t length = 0;
+        if (PyBytes_AsStringAndSize(result.ptr(), &data, &length) == 0) {
+          copy_to_buffer(data, static_cast<size_t>(length), out);
+          rewritten = true;
+        } else {
+          PyErr_Clear();
+        }
+      }
+    } catch (py::error_already_set& error) {
+      // The Python rewriter logs its own failures; this only guards against a broken one.
+      error.discard_as_unraisable("ovtf graph rewriter");
+    }
+  }
+  PyGILState_Release(gil);
+  if (!rewritten) copy_to_buffer(graph->data, graph->length, out);
+}
+
+// ---------------------------------------------------------------------------------------
+// numpy views of TF tensors
+// ---------------------------------------------------------------------------------------
+
+// A numpy array over a TF tensor's buffer. The array owns `tensor` (a reference on the
+// buffer): TF keeps the memory alive, and resource variables copy-on-write while it lives.
+py::array tensor_view(TF_Tensor* tensor, bool writable) {
+  auto dtype_entry = g_numpy_dtypes.find(static_cast<int>(TF_TensorType(tensor)));
+  if (dtype_entry == g_numpy_dtypes.end()) {
+    int type = static_cast<int>(TF_TensorType(tensor));
+    TF_DeleteTensor(tensor);
+    throw std::runtime_error("ovtf: unsupported tensor dtype " + std::to_string(type));
+  }
+  py::dtype dtype = py::reinterpret_borrow<py::dtype>(dtype_entry->second);
+  std::vector<py::ssize_t> shape(TF_NumDims(tensor));
+  for (size_t d = 0; d < shape.size(); ++d) shape[d] = TF_Dim(tensor, static_cast<int>(d));
+  void* data = TF_TensorData(tensor);
+  if (data == nullptr || TF_TensorElementCount(tensor) == 0) {
+    TF_DeleteTensor(tensor);
+    return py::array(dtype, shape);  // empty: nothing to share
+  }
+  py::capsule owner(tensor, [](void* t) { TF_DeleteTensor(static_cast<TF_Tensor*>(t)); });
+  py::array array(dtype, shape, data, owner);
+  if (!writable) {
+    py::detail::array_proxy(array.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  }
+  return array;
+}
+
+// The `outputs` object Python writes results into: each output is a TF-allocated tensor.
+class OutputSink {
+ public:
+  OutputSink(TF_OpKernelContext* ctx, const std::vector<TF_DataType>* types, std::string cluster)
+      : ctx_(ctx), types_(types), cluster_(std::move(cluster)), allocated_(types->size(), false) {}
+
+  py::array allocate(int index, const std::vector<int64_t>& shape) {
+    check_open();
+    if (index < 0 || index >= static_cast<int>(types_->size())) {
+      throw py::index_error("cluster " + cluster_ + " has no output " + std::to_string(index));
+    }
+    if (allocated_[index]) {
+      throw std::runtime_error("cluster " + cluster_ + ": output " + std::to_string(index) +
+                               " allocated twice");
+    }
+    TF_DataType type = (*types_)[index];
+    auto dtype_entry = g_numpy_dtypes.find(static_cast<int>(type));
+    if (dtype_entry == g_numpy_dtypes.end()) {
+      throw std::runtime_error("cluster " + cluster_ + ": unsupported output dtype " +
+                               std::to_string(static_cast<int>(type)));
+    }
+    size_t elements = 1;
+    for (int64_t dim : shape) {
+      if (dim < 0) throw std::invalid_argument("negative dimension in output shape");
+      elements *= static_cast<size_t>(dim);
+    }
+    size_t item_size = py::reinterpret_borrow<py::dtype>(dtype_entry->second).itemsize();
+    auto status = new_status();
+    TF_Tensor* tensor = TF_AllocateOutput(ctx_, index, type, shape.data(),
+                                          static_cast<int>(shape.size()),
+                                          elements * item_size, status.get());
+    if (TF_GetCode(status.get()) != TF_OK) {
+      throw std::runtime_error("cluster " + cluster_ + ": cannot allocate output " +
+                               std::to_string(index) + ": " + TF_Message(status.get()));
+    }
+    allocated_[index] = true;
+    return tensor_view(tensor, /*writable=*/true);
+  }
+
+  // The first output not allocated, or -1.
+  int missing_output() const {
+    for (size_t i = 0; i < allocated_.size(); ++i)
+      if (!allocated_[i]) return static_cast<int>(i);
+    return -1;
+  }
+
+  int size() const { return static_cast<int>(types_->size()); }
+  void close() { ctx_ = nullptr; }
+
+ private:
+  void check_open() const {
+    if (ctx_ == nullptr) throw std::runtime_error("cluster " + cluster_ + ": outputs are closed");
+  }
+  TF_OpKernelContext* ctx_;
+  const std::vector<TF_DataType>* types_;
+  std::string cluster_;
+  std::vector<bool> allocated_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Fallback worker pool
+// ---------------------------------------------------------------------------------------
+
+class WorkerPool {
+ public:
+  void submit(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (threads_.empty()) start_locked();
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+  }
+
+  // Called from Python's atexit: finish queued jobs, then stop (before the interpreter goes).
+  void shutdown() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      threads.swap(threads_);
+    }
+    wake_.notify_all();
+    for (auto& thread : threads) thread.join();
+  }
+
+ private:
+  void start_locked() {
+    unsigned count = std::max(4u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < count; ++i) threads_.emplace_back([this] { loop(); });
+  }
+
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  bool stopping_ = false;
+};
+
+WorkerPool& fallback_pool() {
+  static WorkerPool* pool = new WorkerPool();  // never destroyed: threads may outlive statics
+  return *pool;
+}
+
+// ---------------------------------------------------------------------------------------
+// OVTFCluster kernel
+// ---------------------------------------------------------------------------------------
+
+struct ClusterKernel {
+  std::string name;
+  std::vector<TF_DataType> input_types;
+  std::vector<TF_DataType> output_types;
+  PyObject* handle = nullptr;  // Python object with run(inputs, outputs) and fallback(...)
+};
+
+std::string get_string_attr(TF_OpKernelConstruction* ctx, const char* attr, TF_Status* status) {
+  int32_t list_size = 0, total_size = 0;
+  TF_OpKernelConstruction_GetAttrSize(ctx, attr, &list_size, &total_size, status);
+  if (TF_GetCode(status) != TF_OK) return "";
+  std::string value(static_cast<size_t>(total_size), '\0');
+  TF_OpKernelConstruction_GetAttrString(ctx, attr, value.data(), value.size(), status);
+  return value;
+}
+
+std::vector<TF_DataType> get_type_list_attr(TF_OpKernelConstruction* ctx, const char* attr,
+                                            TF_Status* status) {
+  int32_t list_size = 0, total_size = 0;
+  TF_OpKernelConstruction_GetAttrSize(ctx, attr, &list_size, &total_size, status);
+  if (TF_GetCode(status) != TF_OK || list_size <= 0) return {};
+  std::vector<TF_DataType> types(static_cast<size_t>(list_size));
+  TF_OpKernelConstruction_GetAttrTypeList(ctx, attr, types.data(), list_size, status);
+  return types;
+}
+
+void* create_cluster_kernel(TF_OpKernelConstruction* ctx) {
+  auto* kernel = new ClusterKernel();
+  auto status = new_status();
+  kernel->name = get_string_attr(ctx, "cluster_name", status.get());
+  std::string graph;
+  if (TF_GetCode(status.get()) == TF_OK) graph = get_string_attr(ctx, "cluster_graph", status.get());
+  if (TF_GetCode(status.get()) == TF_OK) kernel->input_types = get_type_list_attr(ctx, "Tin", status.get());
+  if (TF_GetCode(status.get()) == TF_OK) kernel->output_types = get_type_list_attr(ctx, "Tout", status.get());
+  if (TF_GetCode(status.get()) != TF_OK) {
+    TF_OpKernelConstruction_Failure(ctx, status.get());
+    return kernel;
+  }
+
+  PyGILState_STATE gil = PyGILState_Ensure();
+  std::string error;
+  if (g_cluster_factory == nullptr) {
+    error = "ovtf is not initialized (no cluster factory)";
+  } else {
+    try {
+      std::vector<int> tin(kernel->input_types.begin(), kernel->input_types.end());
+      std::vector<int> tout(kernel->output_types.begin(), kernel->output_types.end());
+      py::object factory = py::reinterpret_borrow<py::object>(g_cluster_factory);
+      kernel->handle = factory(kernel->name, py::bytes(graph), tin, tout).release().ptr();
+    } catch (py::error_already_set& e) {
+      error = e.what();
+    }
+  }
+  PyGILState_Release(gil);
+  if (!error.empty()) {
+    TF_SetStatus(status.get(), TF_INTERNAL,
+                 ("OVTFCluster '" + kernel->name + "': " + error).c_str());
+    TF_OpKernelConstruction_Failure(ctx, status.get());
+  }
+  return kernel;
+}
+
+void delete_cluster_kernel(void* opaque) {
+  auto* kernel = static_cast<ClusterKernel*>(opaque);
+  if (kernel->handle != nullptr && Py_IsInitialized()) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    Py_DECREF(kernel->handle);
+    PyGILState_Release(gil);
+  }
+  delete kernel;
+}
+
+void fail(TF_OpKernelContext* ctx, const std::string& cluster, const std::string& message) {
+  auto status = new_status();
+  TF_SetStatus(status.get(), TF_INTERNAL, ("OVTFCluster '" + cluster + "': " + message).c_str());
+  TF_OpKernelContext_Failure(ctx, status.get());
+}
+
+// Collects the kernel's inputs as read-only zero-copy numpy arrays (GIL held).
+py::list input_views(TF_OpKernelContext* ctx) {
+  py::list inputs;
+  int count = TF_NumInputs(ctx);
+  auto status = new_status();
+  for (int i = 0; i < count; ++i) {
+    TF_Tensor* tensor = nullptr;
+    TF_GetInput(ctx, i, &tensor, status.get());
+    if (TF_GetCode(status.get()) != TF_OK) {
+      throw std::runtime_error(std::string("cannot read input ") + std::to_string(i) + ": " +
+                               TF_Message(status.get()));
+    }
+    inputs.append(tensor_view(tensor, /*writable=*/false));
+  }
+  return inputs;
+}
+
+// Runs `method` of the handle (GIL held); returns its result, or sets a kernel failure and
+// returns a null object.
+py::object call_handle(ClusterKernel* kernel, TF_OpKernelContext* ctx, const char* method,
+                       py::list& inputs, OutputSink& sink) {
+  try {
+    py::object handle = py::reinterpret_borrow<py::object>(kernel->handle);
+    py::object result = handle.attr(method)(inputs, py::cast(&sink, py::return_value_policy::reference));
+    return result;
+  } catch (py::error_already_set& e) {
+    fail(ctx, kernel->name, e.what());
+  } catch (std::exception& e) {
+    fail(ctx, kernel->name, e.what());
+  }
+  return py::object();
+}
+
+bool check_outputs(ClusterKernel* kernel, TF_OpKernelContext* ctx, const OutputSink& sink) {
+  int missing = sink.missing_output();
+  if (missing < 0) return true;
+  fail(ctx, kernel->name, "produced no value for output " + std::to_string(missing));
+  return false;
+}
+
+void run_fallback(ClusterKernel* kernel, TF_OpKernelContext* ctx,
+                  TF_AsyncOpKernelDoneCallback* done) {
+  {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    t_in_fallback = true;
+    {
+      OutputSink sink(ctx, &kernel->output_types, kernel->name);
+      try {
+        py::list inputs = input_views(ctx);
+        py::object result = call_handle(kernel, ctx, "fallback", inputs, sink);
+        if (result) check_outputs(kernel, ctx, sink);
+      } catch (std::exception& e) {
+        fail(ctx, kernel->name, e.what());
+      }
+      sink.close();
+    }
+    t_in_fallback = false;
+    PyGILState_Release(gil);
+  }
+  TF_RunAsyncOpKernelDoneCallback(done);
+}
+
+void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
+                           TF_AsyncOpKernelDoneCallback* done) {
+  auto* kernel = static_cast<ClusterKernel*>(opaque);
+  if (kernel->handle == nullptr) {
+    fail(ctx, kernel->name, "kernel was not initialized");
+    TF_RunAsyncOpKernelDoneCallback(done);
+    return;
+  }
+  bool needs_fallback = false;
+  {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    {
+      OutputSink sink(ctx, &kernel->output_types, kernel->name);
+      try {
+        py::list inputs = input_views(ctx);
+        py::object result = call_handle(kernel, ctx, "run", inputs, sink);
+        if (result) {
+          if (result.cast<bool>()) {
+            check_outputs(kernel, ctx, sink);
+          } else {
+            needs_fallback = true;
+          }
+        }
+      } catch (std::exception& e) {
+        fail(ctx, kernel->name, e.what());
+      }
+      sink.close();
+    }
+    PyGILState_Release(gil);
+  }
+  if (!needs_fallback) {
+    TF_RunAsyncOpKernelDoneCallback(done);
+    return;
+  }
+  // TF passes a pointer to its by-value `done` (a std::function<void()>), which dies when
+  // this function returns: keep a copy for the worker.
+  auto* done_copy = new std::function<void()>(*reinterpret_cast<std::function<void()>*>(done));
+  fallback_pool().submit([kernel, ctx, done_copy] {
+    run_fallback(kernel, ctx, reinterpret_cast<TF_AsyncOpKernelDoneCallback*>(done_copy));
+    delete done_copy;
+  });
+}
+
+void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
+}
+
+void register_cluster_op() {
+  if (g_kernel_registered.exchange(true)) return;
+  auto status = new_status();
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(kClusterOp);
+  TF_OpDefinitionBuilderAddAttr(op, "Tin: list(type) >= 0");
+  TF_OpDefinitionBuilderAddAttr(op, "Tout: list(type) >= 0");
+  TF_OpDefinitionBuilderAddAttr(op, "cluster_graph: string");
+  TF_OpDefinitionBuilderAddAttr(op, "cluster_name: string");
+  TF_OpDefinitionBuilderAddInput(op, "inputs: Tin");
+  TF_OpDefinitionBuilderAddOutput(op, "outputs: Tout");
+  // Stateful, or TF would constant-fold the cluster at optimization time.
+  TF_OpDefinitionBuilderSetIsStateful(op, true);
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_unknown);
+  TF_RegisterOpDefinition(op, status.get());
+  if (TF_GetCode(status.get()) != TF_OK) {
+    throw std::runtime_error(std::string("cannot register OVTFCluster op: ") + TF_Message(status.get()));
+  }
+  TF_KernelBuilder* builder = TF_NewAsyncKernelBuilder(
+      kClusterOp, "CPU", create_cluster_kernel, compute_cluster_async, delete_cluster_kernel);
+  TF_RegisterKernelBuilder("OVTFClusterCPU", builder, status.get());
+  if (TF_GetCode(status.get()) != TF_OK) {
+    throw std::runtime_error(std::string("cannot register OVTFCluster kernel: ") + TF_Message(status.get()));
+  }
+}
+
+TF_TriState to_tristate(py::object value) {
+  if (value.is_none()) return TF_TriState_Default;
+  return value.cast<bool>() ? TF_TriState_On : TF_TriState_Off;
+}
+
+}  // namespace
+
+// Called by TensorFlow when the library is loaded as a pluggable device library.
+extern "C" __attribute__((visibility("default"))) void TF_InitGraph(
+    TP_OptimizerRegistrationParams* params, TF_Status* status) {
+  params->struct_size = TP_OPTIMIZER_REGISTRATION_PARAMS_STRUCT_SIZE;
+  params->device_type = "CPU";
+  params->optimizer_configs->struct_size = TP_OPTIMIZER_CONFIGS_STRUCT_SIZE;
+  params->optimizer_configs->remapping = g_remapping;
+  params->optimizer->struct_size = TP_OPTIMIZER_STRUCT_SIZE;
+  params->optimizer->create_func = nullptr;
+  params->optimizer->optimize_func = optimize;
+  params->optimizer->destroy_func = nullptr;
+  g_plugin_initialized.store(true);
+  TF_SetStatus(status, TF_OK, "");
+}
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "ovtf's native bridge to TensorFlow (grappler plugin + OVTFCluster kernel)";
+
+  py::class_<OutputSink>(m, "OutputSink",
+                         "Where a cluster writes its results: TF-allocated output tensors.")
+      .def("allocate", &OutputSink::allocate, py::arg("index"), py::arg("shape"),
+           "Allocate output `index` with `shape`; returns a writable numpy view of it.")
+      .def("__len__", &OutputSink::size);
+
+  m.def("register_cluster_op", &register_cluster_op,
+        "Register the OVTFCluster op and its CPU kernel with TensorFlow (idempotent).");
+  m.def("set_callbacks",
+        [](py::object rewriter, py::object cluster_factory) {
+          replace_callback(&g_rewriter, rewriter);
+          replace_callback(&g_cluster_factory, cluster_factory);
+        },
+        py::arg("rewriter"), py::arg("cluster_factory"));
+  m.def("get_callbacks", []() {
+    auto get = [](PyObject* p) { return p ? py::reinterpret_borrow<py::object>(p) : py::none(); };
+    return py::make_tuple(get(g_rewriter), get(g_cluster_factory));
+  });
+  m.def("set_numpy_dtypes",
+        [](py::dict table) {
+          for (auto item : table) {
+            int key = item.first.cast<int>();
+            PyObject* dtype = py::dtype::from_args(py::reinterpret_borrow<py::object>(item.second))
+                                  .release()
+                                  .ptr();
+            auto it = g_numpy_dtypes.find(key);
+            if (it != g_numpy_dtypes.end()) Py_DECREF(it->second);
+            g_numpy_dtypes[key] = dtype;
+          }
+        },
+        "Map TF DataType enums to numpy dtypes for tensor views.");
+  m.def("set_optimizer_options",
+        [](py::object remapping) {
+          if (g_plugin_initialized.load())
+            throw std::runtime_error("optimizer options are fixed once the plugin is loaded");
+          g_remapping = to_tristate(remapping);
+        },
+        py::arg("remapping") = py::none(),
+        "Grappler settings applied when TensorFlow loads the plugin (process-wide).");
+  m.def("plugin_initialized", []() { return g_plugin_initialized.load(); });
+  m.def("optimizer_calls", []() { return g_optimizer_calls.load(); });
+  m.def("in_fallback", []() { return t_in_fallback; },
+        "True on a thread that is running a cluster's TensorFlow fallback.");
+  m.def("shutdown", []() {
+    py::gil_scoped_release release;
+    fallback_pool().shutdown();
+  });
+}

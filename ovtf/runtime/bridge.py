@@ -1,0 +1,145 @@
+"""Connects TensorFlow to ovtf: loads the native plugin once and answers its two callbacks.
+
+`install()` (called by `import ovtf`) registers the `OVTFCluster` op and kernel, points the
+native plugin at `on_graph` and `on_cluster`, loads the plugin into TensorFlow's grappler
+exactly once per process (a second load aborts the process), and clears TensorFlow's cache
+of instantiated functions so graphs traced before `import ovtf` are rewritten too.
+
+  on_graph(graph_bytes, fetch, preserve) -> bytes | None
+      grappler hands every graph here; None leaves it unchanged. Never raises: a failing
+      rewrite leaves the graph to TensorFlow and logs one warning per graph.
+  on_cluster(name, graph_bytes, tin, tout) -> handle
+      the kernel's Python half (see `ovtf.runtime.cluster`).
+
+Both delegate to replaceable functions, `graph_rewriter` and `cluster_factory`; tests swap
+them with `override(...)` to drive the bridge without the real partitioner or device.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import logging
+import threading
+
+from ovtf import config, counters
+
+logger = logging.getLogger("ovtf")
+
+_install_lock = threading.Lock()
+_warned_graphs: set = set()
+_warned_lock = threading.Lock()
+
+
+def default_graph_rewriter(graph_def, fetch: list, preserve: list):
+    """The real rewrite: mark, cluster, encapsulate. Returns a GraphDef or None."""
+    from ovtf import partitioner
+    from ovtf.runtime import placement_log
+
+    settings = config.settings
+    result = partitioner.rewrite(
+        graph_def, fetch, preserve,
+        backend=settings.backend,
+        disabled_ops=settings.disabled_ops,
+        min_cluster_size=settings.min_cluster_size,
+    )
+    if result is None:
+        return None
+    placement_log.record(result.report)
+    return result.graph_def
+
+
+def default_cluster_factory(name: str, graph_bytes: bytes, tin: list, tout: list):
+    from ovtf.runtime.cluster import ClusterHandle
+    from ovtf.runtime.device import DeviceCluster
+    from ovtf.runtime.spec import ClusterSpec
+
+    spec = ClusterSpec.parse(name, graph_bytes, tin, tout)
+    return ClusterHandle(spec, DeviceCluster(spec))
+
+
+graph_rewriter = default_graph_rewriter
+cluster_factory = default_cluster_factory
+
+
+def on_graph(graph_bytes: bytes, fetch: list, preserve: list):
+    if not config.settings.enabled:
+        return None
+    counters.increment("graphs_seen")
+    try:
+        from tensorflow.core.framework import graph_pb2
+
+        graph_def = graph_pb2.GraphDef.FromString(graph_bytes)
+        rewritten = graph_rewriter(graph_def, list(fetch), list(preserve))
+        return None if rewritten is None else rewritten.SerializeToString()
+    except Exception as error:  # a failed rewrite must never break the user's program
+        _warn_once(graph_bytes, error)
+        return None
+
+
+def on_cluster(name: str, graph_bytes: bytes, tin: list, tout: list):
+    return cluster_factory(name, graph_bytes, tin, tout)
+
+
+def _warn_once(graph_bytes: bytes, error: Exception) -> None:
+    key = hashlib.sha1(graph_bytes).hexdigest()
+    with _warned_lock:
+        if key in _warned_graphs:
+            return
+        _warned_graphs.add(key)
+    logger.warning("ovtf could not rewrite a graph (left to TensorFlow): %s: %s",
+                   type(error).__name__, error, exc_info=logger.isEnabledFor(logging.DEBUG))
+
+
+@contextlib.contextmanager
+def override(graph_rewriter=None, cluster_factory=None):
+    """Temporarily replace the rewriter and/or the cluster factory (for tests)."""
+    module = globals()
+    saved = module["graph_rewriter"], module["cluster_factory"]
+    if graph_rewriter is not None:
+        module["graph_rewriter"] = graph_rewriter
+    if cluster_factory is not None:
+        module["cluster_factory"] = cluster_factory
+    try:
+        yield
+    finally:
+        module["graph_rewriter"], module["cluster_factory"] = saved
+
+
+def clear_function_cache() -> None:
+    """Make TensorFlow re-instantiate (and so re-optimize) functions it already built."""
+    from tensorflow.python.eager import context
+
+    context.context().clear_kernel_cache()
+
+
+def _numpy_dtypes() -> dict:
+    import tensorflow as tf
+
+    table = {}
+    for dtype in (tf.float16, tf.bfloat16, tf.float32, tf.float64, tf.int8, tf.int16, tf.int32,
+                  tf.int64, tf.uint8, tf.uint16, tf.uint32, tf.uint64, tf.bool,
+                  tf.complex64, tf.complex128):
+        table[dtype.as_datatype_enum] = dtype.as_numpy_dtype
+    return table
+
+
+def install() -> None:
+    """Idempotent: safe on re-import, `importlib.reload(ovtf)` and from several threads."""
+    import tensorflow  # noqa: F401  (loads TF's libraries RTLD_GLOBAL before ours)
+    from tensorflow.python.framework import load_library
+
+    from ovtf import _native
+
+    with _install_lock:
+        _native.set_numpy_dtypes(_numpy_dtypes())
+        _native.register_cluster_op()
+        _native.set_callbacks(on_graph, on_cluster)
+        if _native.plugin_initialized():
+            return
+        load_library.load_pluggable_device_library(_native.__file__)
+        if not _native.plugin_initialized():
+            raise ImportError(f"TensorFlow did not initialize ovtf's plugin from {_native.__file__}")
+        atexit.register(_native.shutdown)
+        clear_function_cache()
