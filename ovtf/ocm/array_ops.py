@@ -41,3 +41,7 @@ declare("SpaceToBatchND", "BatchToSpaceND", static_inputs=(1, 2), T=ALL_DENSE,
 @capability("SpaceToDepth", "DepthToSpace", T=ALL_DENSE)
 def _space_depth(node):
     return check_data_format(node, ("NHWC", "NCHW"))
+
+# Constants are never clustered on their own: the partitioner copies each Const a cluster
+# reads into that cluster (so frozen weights become constants of the compiled model).
+declare("Const", dtype=ALL_DENSE)

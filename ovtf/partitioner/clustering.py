@@ -1,0 +1,164 @@
+"""Cluster formation: maximal groups of marked nodes that can become one OVTFCluster node.
+
+Rules (each non-merged edge between two marked nodes records why, for the report):
+
+* Only data edges are contracted; control edges only constrain the order (cycle checks).
+* FRAME   the two ends run in different loop frames or under different branch decisions
+          (see `graph.control_flow_contexts`); merging them would change how often, or
+          whether, a member runs.
+* DEVICE  the two ends have different TensorFlow device strings.
+* CYCLE   contracting the edge would create a cycle through a node left in TensorFlow.
+* Const nodes are never contracted: each cluster gets its own copy of every Const it reads
+  (weights frozen as constants become constants of the compiled model).
+* STATIC_INPUT: an input the device needs as a value when compiling (an entry's
+  `static_inputs`: shapes, axes, paddings, permutations, sizes) must be computable inside
+  the cluster: a Const, or a member computed only from Consts and shape queries
+  (Shape/ShapeN/Size/Rank) of tensors. A node whose static input is not is taken out of the
+  candidates (node reason STATIC_INPUT) and clustering starts over; each round removes a
+  node, so this ends. Static-input edges are contracted first, so a shape computation and
+  its consumer end up together whenever that is legal.
+* CLUSTER_TOO_SMALL: clusters with fewer compute ops than `min_cluster_size` stay in TF.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ovtf.partitioner.cycles import GraphCycles
+from ovtf.partitioner.graph import SHAPE_OPS, is_compute
+
+logger = logging.getLogger("ovtf")
+
+CYCLE = "CYCLE"
+FRAME = "FRAME"
+DEVICE = "DEVICE"
+STATIC_INPUT = "STATIC_INPUT"
+CLUSTER_TOO_SMALL = "CLUSTER_TOO_SMALL"
+
+
+@dataclass
+class Partition:
+    clusters: list                      # [[member names in topological order]]
+    node_reasons: dict = field(default_factory=dict)   # candidate -> reason it was dropped
+    edge_reasons: dict = field(default_factory=dict)   # (src, dst) -> reason not merged
+
+
+def form_clusters(view, order, contexts, candidates: set, static_inputs: dict,
+                  min_cluster_size: int) -> Partition:
+    """`candidates`: marked non-Const nodes. `static_inputs`: name -> [input indices]."""
+    candidates = set(candidates)
+    node_reasons = {}
+    while True:
+        clusters, edge_reasons = _contract(view, order, contexts, candidates, static_inputs)
+        rejected = _static_input_violations(view, clusters, static_inputs)
+        if not rejected:
+            break
+        for name in rejected:
+            node_reasons[name] = STATIC_INPUT
+            candidates.discard(name)
+    kept = []
+    for members in clusters:
+        compute = sum(1 for name in members if is_compute(view.nodes[name].op))
+        if compute >= max(1, min_cluster_size):
+            kept.append(members)
+        else:
+            for name in members:
+                node_reasons[name] = CLUSTER_TOO_SMALL
+    position = {name: i for i, name in enumerate(order)}
+    kept.sort(key=lambda members: position[members[0]])
+    return Partition(kept, node_reasons, edge_reasons)
+
+
+def _contract(view, order, contexts, candidates, static_inputs):
+    index = {name: i for i, name in enumerate(order)}
+    cycles = GraphCycles(len(order))
+    for name in order:
+        for src in view.predecessors(name):
+            cycles.add_edge(index[src], index[name])
+
+    parent = list(range(len(order)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    # Data edges between candidates: static-input edges first, then in topological order.
+    static_edges, other_edges = [], []
+    for name in order:
+        if name not in candidates:
+            continue
+        static = set(static_inputs.get(name, ()))
+        for position_, (src, _) in enumerate(view.data_inputs[name]):
+            if src in candidates:
+                (static_edges if position_ in static else other_edges).append((src, name))
+    edges = static_edges + other_edges
+
+    edge_reasons = {}
+    changed = True
+    while changed:
+        changed = False
+        for src, dst in edges:
+            a, b = find(index[src]), find(index[dst])
+            if a == b:
+                continue
+            if contexts[src] != contexts[dst]:
+                edge_reasons[(src, dst)] = FRAME
+                continue
+            if view.nodes[src].device != view.nodes[dst].device:
+                edge_reasons[(src, dst)] = DEVICE
+                continue
+            # The representatives are joined by an edge (src->dst moved with the merges).
+            first, second = (a, b) if b in cycles.out[a] else (b, a)
+            survivor = cycles.contract(first, second)
+            if survivor is None:
+                edge_reasons[(src, dst)] = CYCLE
+                continue
+            other = second if survivor == first else first
+            parent[other] = survivor
+            edge_reasons.pop((src, dst), None)
+            changed = True
+
+    groups = {}
+    for name in order:
+        if name in candidates:
+            groups.setdefault(find(index[name]), []).append(name)
+    # Edges whose ends ended up together after all (a later merge joined them) need no reason.
+    edge_reasons = {edge: reason for edge, reason in edge_reasons.items()
+                    if find(index[edge[0]]) != find(index[edge[1]])}
+    return list(groups.values()), edge_reasons
+
+
+def _static_input_violations(view, clusters, static_inputs) -> list:
+    rejected = []
+    for members in clusters:
+        inside = set(members)
+        memo = {}
+        for name in members:
+            data = view.data_inputs[name]
+            for position in static_inputs.get(name, ()):
+                src, _ = data[position]
+                if not _is_static(view, src, inside, memo):
+                    rejected.append(name)
+                    break
+    return rejected
+
+
+def _is_static(view, name, inside, memo) -> bool:
+    """Is this node's value known when the cluster is compiled for concrete input shapes?"""
+    if name in memo:
+        return memo[name]
+    memo[name] = False  # guards against revisiting while in progress
+    node = view.nodes[name]
+    if node.op == "Const":
+        result = True
+    elif name not in inside:
+        result = False
+    elif node.op in SHAPE_OPS:
+        result = True
+    else:
+        result = all(_is_static(view, src, inside, memo) for src, _ in view.data_inputs[name])
+    memo[name] = result
+    return result

@@ -1,0 +1,183 @@
+"""Encapsulation: replace each cluster by one `OVTFCluster` node (contract: ovtf/runtime/spec.py).
+
+For a cluster the outer graph gets one node whose inputs are the distinct outside tensors
+the members read (in the members' topological order, then by input position) followed by
+control inputs, and whose outputs are the member tensors read outside (same order rule).
+Every outside reference `member:port` becomes `cluster:k`, `^member` becomes `^cluster`.
+
+The subgraph holds `ovtf_arg_<i>` Placeholders (dtype, the static shape TF recorded in
+`_output_shapes` or unknown rank, `_ovtf_variable` for variable reads), a copy of every
+member and of every Const a member reads (devices, control inputs and colocation attrs
+cleared: inside the cluster nothing else runs), and `ovtf_ret_<j>` Identity nodes.
+
+Control edges: control inputs of members (and of the copied Consts, e.g. a loop-frame pivot)
+coming from outside become control inputs of the cluster node; control edges between
+members are dropped (the cluster runs them together); control edges out of members are
+rewired to the cluster node. Consts copied into clusters are removed from the outer graph
+once nothing outside reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_shape_pb2
+
+from ovtf.partitioner.graph import tensor_ref
+from ovtf.runtime import spec
+
+_DROPPED_ATTRS = ("_class",)
+
+
+@dataclass
+class BuiltCluster:
+    name: str
+    members: list
+    inputs: list      # [(src, port)]
+    outputs: list     # [(member, port)]
+    control_inputs: list
+    consts: list
+    node: object      # the OVTFCluster NodeDef
+
+
+class EncapsulationError(ValueError):
+    """A cluster can't be written (e.g. an unknown dtype); the caller drops it."""
+
+
+def build_cluster(view, members: list, name: str, keep: set) -> BuiltCluster:
+    """Build the OVTFCluster NodeDef for `members`; `keep`: node names that must survive."""
+    inside = set(members)
+    consts, inputs, input_index, control = [], [], {}, []
+    for member in members:
+        for src, port in view.data_inputs[member]:
+            if src in inside:
+                continue
+            if view.nodes[src].op == "Const":
+                if src not in consts:
+                    consts.append(src)
+                continue
+            if (src, port) not in input_index:
+                input_index[(src, port)] = len(inputs)
+                inputs.append((src, port))
+    for node_name in members + consts:
+        for src in view.control_inputs[node_name]:
+            if src not in inside and src not in control:
+                control.append(src)
+    outputs = []
+    for member in members:
+        ports = sorted({port for dst, _, port in view.data_consumers[member] if dst not in inside})
+        if member in keep:  # cannot happen for preserved nodes (they are never members)
+            ports = sorted(set(ports) | {0})
+        outputs.extend((member, port) for port in ports)
+
+    device = view.nodes[members[0]].device
+    sub = graph_pb2.GraphDef()
+    sub.versions.CopyFrom(view.graph_def.versions)
+    tin = []
+    for i, (src, port) in enumerate(inputs):
+        dtype = view.dtype_of(src, port)
+        if dtype is None:
+            raise EncapsulationError(f"unknown dtype of {tensor_ref(src, port)}")
+        tin.append(dtype)
+        arg = sub.node.add(name=spec.arg_name(i), op="Placeholder")
+        arg.attr["dtype"].type = dtype
+        shape = view.shape_of(src, port)
+        if shape is not None:
+            arg.attr["shape"].shape.CopyFrom(shape)
+        else:
+            arg.attr["shape"].shape.CopyFrom(tensor_shape_pb2.TensorShapeProto(unknown_rank=True))
+        if view.is_variable_read(src):
+            arg.attr[spec.VARIABLE_ATTR].b = True
+    for node_name in consts + members:
+        copy = sub.node.add()
+        copy.CopyFrom(view.nodes[node_name])
+        copy.device = ""
+        for attr in _DROPPED_ATTRS:
+            if attr in copy.attr:
+                del copy.attr[attr]
+        del copy.input[:]
+        for src, port in view.data_inputs[node_name]:
+            if src in inside or src in consts:
+                copy.input.append(tensor_ref(src, port))
+            else:
+                copy.input.append(spec.arg_name(input_index[(src, port)]))
+    tout = []
+    for j, (member, port) in enumerate(outputs):
+        dtype = view.dtype_of(member, port)
+        if dtype is None:
+            raise EncapsulationError(f"unknown dtype of {tensor_ref(member, port)}")
+        tout.append(dtype)
+        ret = sub.node.add(name=spec.ret_name(j), op="Identity")
+        ret.input.append(tensor_ref(member, port))
+        ret.attr["T"].type = dtype
+
+    node = node_def_pb2.NodeDef(name=name, op=spec.CLUSTER_OP, device=device)
+    node.input.extend(tensor_ref(src, port) for src, port in inputs)
+    node.input.extend("^" + src for src in control)
+    node.attr["Tin"].list.type.extend(tin)
+    node.attr["Tout"].list.type.extend(tout)
+    node.attr["cluster_graph"].s = sub.SerializeToString()
+    node.attr["cluster_name"].s = name.encode()
+    return BuiltCluster(name, members, inputs, outputs, control, consts, node)
+
+
+def rewrite_graph(view, built: list, keep: set):
+    """The outer GraphDef with every built cluster in place of its members."""
+    owner = {}     # member -> BuiltCluster
+    out_index = {}  # (member, port) -> (cluster name, k)
+    for cluster in built:
+        for member in cluster.members:
+            owner[member] = cluster
+        for k, (member, port) in enumerate(cluster.outputs):
+            out_index[(member, port)] = (cluster.name, k)
+
+    # Consts copied into clusters leave the outer graph once nothing outside reads them.
+    copied = {c for cluster in built for c in cluster.consts}
+    removable = set()
+    for const in copied:
+        if const in keep:
+            continue
+        readers = [dst for dst, _, _ in view.data_consumers[const]] + view.control_consumers[const]
+        if all(dst in owner for dst in readers):
+            removable.add(const)
+
+    result = graph_pb2.GraphDef()
+    result.versions.CopyFrom(view.graph_def.versions)
+    result.library.CopyFrom(view.graph_def.library)
+    emitted = set()
+    for original in view.graph_def.node:
+        name = original.name
+        if name in owner:
+            cluster = owner[name]
+            if cluster.name not in emitted:
+                emitted.add(cluster.name)
+                result.node.append(_remap_inputs(cluster.node, owner, out_index, cluster.name))
+            continue
+        if name in removable:
+            continue
+        result.node.append(_remap_inputs(original, owner, out_index, None))
+    return result
+
+
+def _remap_inputs(node, owner, out_index, self_name):
+    copy = type(node)()
+    copy.CopyFrom(node)
+    del copy.input[:]
+    data, control = [], []
+    for text in node.input:
+        if text.startswith("^"):
+            src = text[1:]
+            target = owner[src].name if src in owner else src
+            if target != self_name and target not in control:
+                control.append(target)
+            continue
+        from ovtf.partitioner.graph import parse_input
+        src, port, _ = parse_input(text)
+        if src in owner:
+            cluster_name, k = out_index[(src, port)]
+            data.append(tensor_ref(cluster_name, k))
+        else:
+            data.append(text)
+    copy.input.extend(data)
+    copy.input.extend("^" + name for name in control)
+    return copy
