@@ -5,7 +5,7 @@ from __future__ import annotations
 from ovtf.ocm.registry import (ALL_DENSE, BOOL, FLOATS, INDEX, NUMERIC, capability, declare)
 
 # Unary float functions: OpenVINO has a matching opset op for each.
-declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf",
+declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Erfc",
         "Exp", "Floor", "Log", "Log1p", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
         "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", T=FLOATS)
 # Unary functions that are also defined on integers.

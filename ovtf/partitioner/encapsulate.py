@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_shape_pb2
 
-from ovtf.partitioner.graph import tensor_ref
+from ovtf.partitioner.graph import parse_input, tensor_ref
 from ovtf.runtime import spec
 
 _DROPPED_ATTRS = ("_class",)
@@ -171,7 +171,6 @@ def _remap_inputs(node, owner, out_index, self_name):
             if target != self_name and target not in control:
                 control.append(target)
             continue
-        from ovtf.partitioner.graph import parse_input
         src, port, _ = parse_input(text)
         if src in owner:
             cluster_name, k = out_index[(src, port)]
@@ -180,4 +179,22 @@ def _remap_inputs(node, owner, out_index, self_name):
             data.append(text)
     copy.input.extend(data)
     copy.input.extend("^" + name for name in control)
+    _drop_colocation_with(copy, owner)
     return copy
+
+
+def _drop_colocation_with(node, owner) -> None:
+    """Forget colocation constraints (`_class: loc:@name`) that name a node now in a cluster:
+    TF refuses a graph that colocates with an unknown node, and the cluster node carries
+    the members' device anyway."""
+    if "_class" not in node.attr:
+        return
+    entries = list(node.attr["_class"].list.s)
+    kept = [e for e in entries if not (e.startswith(b"loc:@") and e[5:].decode() in owner)]
+    if len(kept) == len(entries):
+        return
+    if kept:
+        del node.attr["_class"].list.s[:]
+        node.attr["_class"].list.s.extend(kept)
+    else:
+        del node.attr["_class"]

@@ -33,7 +33,7 @@ def _c(value, dtype=None):
     return tf.constant(array, dtype=dtype)
 
 
-UNARY_FLOAT = ("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf",
+UNARY_FLOAT = ("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Erfc",
                "Exp", "Floor", "Log", "Log1p", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
                "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", "Abs", "Neg", "Sign",
                "Square", "IsFinite", "IsInf", "IsNan", "Relu", "Relu6", "Elu", "Selu",
