@@ -99,8 +99,10 @@ def test_cpu_compile_and_run(precision):
     spec = _spec()
     backend = backends.get("CPU")
     w = rand(16, 8)
+    w.flags.writeable = False
     executable = backend.compile(spec, [(4, 16), (16, 8)], {1: w}, precision)
     x = rand(4, 16)
+    x.flags.writeable = False   # the native kernel's inputs are read-only views
     sink = ListSink(spec)
     executable.run([x, None], sink)
     expected = run_tf(spec, [x, w])

@@ -42,8 +42,14 @@ def run_tf(spec, inputs):
     with graph.as_default():
         tf.graph_util.import_graph_def(spec.graph_def, name="")
     feeds = {f"{t.name}:0": value for t, value in zip(spec.inputs, inputs)}
-    with tf.compat.v1.Session(graph=graph) as session:
-        return session.run([f"{t.name}:0" for t in spec.outputs], feeds)
+    from ovtf import config
+    enabled = config.settings.enabled
+    config.update(enabled=False)  # the reference must be TensorFlow's own, not ovtf's
+    try:
+        with tf.compat.v1.Session(graph=graph) as session:
+            return session.run([f"{t.name}:0" for t in spec.outputs], feeds)
+    finally:
+        config.update(enabled=enabled)
 
 
 class ListSink:
@@ -192,7 +198,13 @@ def _remapped_graph_def(fn, input_specs):
     meta.collection_def["train_op"].CopyFrom(fetch)
     config = config_pb2.ConfigProto()
     config.graph_options.rewrite_options.remapping = rewriter_config_pb2.RewriterConfig.ON
-    optimized = tf_optimizer.OptimizeGraph(config, meta)
+    from ovtf import config as ovtf_config
+    enabled = ovtf_config.settings.enabled
+    ovtf_config.update(enabled=False)  # ovtf's own grappler hook would cluster everything
+    try:
+        optimized = tf_optimizer.OptimizeGraph(config, meta)
+    finally:
+        ovtf_config.update(enabled=enabled)
     for node in optimized.node:
         node.device = ""
     return ClusterSpec.parse("fused", optimized.SerializeToString())

@@ -24,6 +24,7 @@ import threading
 import numpy as np
 
 from ovtf.backends import Backend, BackendError, Executable
+from ovtf.importer.memory import shareable
 
 logger = logging.getLogger("ovtf")
 
@@ -113,9 +114,7 @@ class OpenVINOExecutable(Executable):
         request = self._acquire()
         try:
             for position, index in enumerate(self.parameter_inputs):
-                array = inputs[index]
-                if not array.flags.c_contiguous:
-                    array = np.ascontiguousarray(array)
+                array = shareable(inputs[index])
                 if position in self._bf16_inputs:
                     # numpy has no native bf16: hand OpenVINO the raw 16-bit words, no copy
                     tensor = ov.Tensor(array.view(np.uint16), array.shape, ov.Type.bf16)

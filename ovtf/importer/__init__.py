@@ -37,9 +37,10 @@ import threading
 import numpy as np
 
 from ovtf.importer.fused import FUSED_OPS, decomposable, decompose_graph
+from ovtf.importer.memory import shareable
 
 __all__ = ["import_cluster", "compile_time_inputs", "decomposable", "FUSED_OPS",
-           "ImportFailure", "ov_type"]
+           "ImportFailure", "ov_type", "shareable"]
 
 logger = logging.getLogger("ovtf")
 
@@ -156,9 +157,8 @@ def import_cluster(spec, input_shapes, constants=None):
             if index in constants:
                 # frozen here so the frontend sees the value (shape arguments must be known
                 # while converting); weights are swapped for shared-memory constants below.
-                value = np.ascontiguousarray(constants[index])
-                if _is_shape_argument_sized(value):
-                    input_model.set_tensor_value(place, value)
+                if _is_shape_argument_sized(constants[index]):
+                    input_model.set_tensor_value(place, np.array(constants[index]))  # tiny copy
                     continue
             input_model.set_partial_shape(place, ov.PartialShape(list(input_shapes[index])))
             input_model.set_element_type(place, ov_type(tensor.dtype))
@@ -201,8 +201,7 @@ def _assemble(spec, converted, input_shapes, constants):
         parameter = by_name.get(tensor.name)
         if index in constants:
             if parameter is not None:
-                value = np.ascontiguousarray(constants[index])
-                constant = ov.op.Constant(value, shared_memory=True)
+                constant = ov.op.Constant(shareable(constants[index]), shared_memory=True)
                 constant.set_friendly_name(f"{tensor.name}_const")
                 parameter.output(0).replace(constant.output(0))
             continue
