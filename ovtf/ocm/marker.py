@@ -89,7 +89,7 @@ def _mark_node(node, table, allowed_dtypes, preserve, disabled_ops) -> Mark:
     if op in BOUNDARY_OPS:
         return Mark(False, BOUNDARY, f"{op} is a graph boundary or variable op")
     capability = table.get(op)
-    bad_dtype = _first_unsupported_dtype(node, UNSUPPORTED_DTYPES)
+    bad_dtype = _first_unsupported_dtype(node, UNSUPPORTED_DTYPES) or _fixed_unsupported_dtype(op)
     if capability is None:
         if bad_dtype:
             return Mark(False, DTYPE, bad_dtype)
@@ -133,6 +133,24 @@ def _first_unsupported_dtype(node, bad) -> Optional[str]:
             if dtype in bad or dtype > 100:
                 return f"{name}={_dtype_name(dtype)}"
     return None
+
+
+_FIXED_DTYPE_CACHE: dict = {}
+
+
+def _fixed_unsupported_dtype(op: str) -> Optional[str]:
+    """Inputs/outputs whose dtype is fixed by the op definition (e.g. AsString -> string)."""
+    if op not in _FIXED_DTYPE_CACHE:
+        from tensorflow.python.framework import op_def_registry
+        op_def = op_def_registry.get(op)
+        found = None
+        if op_def is not None:
+            for arg in list(op_def.input_arg) + list(op_def.output_arg):
+                if arg.type in UNSUPPORTED_DTYPES:
+                    found = f"{arg.name}: {_dtype_name(arg.type)}"
+                    break
+        _FIXED_DTYPE_CACHE[op] = found
+    return _FIXED_DTYPE_CACHE[op]
 
 
 def _check_entry_dtypes(node, capability, backend_dtypes) -> Optional[str]:

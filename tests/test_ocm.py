@@ -1,0 +1,101 @@
+"""Marking rules and reason codes of the operator capability manager."""
+
+from __future__ import annotations
+
+import pytest
+import tensorflow as tf
+from tensorflow.core.framework import graph_pb2
+
+import ovtf.ocm as ocm
+from ovtf.ocm import marker
+
+F32 = tf.float32.as_datatype_enum
+
+
+def _graph(*nodes):
+    graph_def = graph_pb2.GraphDef()
+    for name, op, inputs, attrs in nodes:
+        node = graph_def.node.add(name=name, op=op, input=inputs)
+        for key, value in attrs.items():
+            if isinstance(value, bytes):
+                node.attr[key].s = value
+            elif isinstance(value, bool):
+                node.attr[key].b = value
+            else:
+                node.attr[key].type = value
+    return graph_def
+
+
+GRAPH = _graph(
+    ("x", "Placeholder", [], {"dtype": F32}),
+    ("relu", "Relu", ["x"], {"T": F32}),
+    ("sin", "Sin", ["relu"], {"T": F32}),
+    ("lgamma", "Lgamma", ["sin"], {"T": F32}),
+    ("str", "AsString", ["sin"], {"T": F32}),
+    ("rand", "RandomUniform", ["x"], {"T": tf.int32.as_datatype_enum, "dtype": F32}),
+    ("nchw_pool", "MaxPool", ["x"], {"T": F32, "data_format": b"NCHW_VECT_C"}),
+    ("int_mm", "MatMul", ["x", "x"], {"T": tf.int32.as_datatype_enum}),
+    ("train_bn", "FusedBatchNormV3", ["x", "x", "x", "x", "x"],
+     {"T": F32, "U": F32, "is_training": True}),
+    ("enter", "Enter", ["x"], {"T": F32, "frame_name": b"f"}),
+    ("gpu_tanh", "Tanh", ["x"], {"T": F32}),
+    ("kept", "Exp", ["x"], {"T": F32}),
+)
+GRAPH.node[-2].device = "/job:localhost/replica:0/task:0/device:GPU:0"
+
+
+@pytest.mark.parametrize("node,reason", [
+    ("relu", None), ("sin", "DISABLED"), ("lgamma", "UNSUPPORTED_OP"), ("str", "DTYPE"),
+    ("rand", "STATEFUL"), ("nchw_pool", "ATTR"), ("int_mm", "DTYPE"), ("train_bn", "ATTR"),
+    ("enter", "CONTROL_FLOW"), ("gpu_tanh", "DEVICE"), ("kept", "PRESERVED"), ("x", "BOUNDARY"),
+])
+def test_reason_codes(node, reason):
+    marks = ocm.mark(GRAPH, "CPU", {"kept"}, frozenset({"Sin"}))
+    assert set(marks) == {n.name for n in GRAPH.node}
+    assert marks[node].supported == (reason is None)
+    assert marks[node].reason == reason
+    if reason:
+        assert marks[node].detail
+
+
+def test_supported_ops_match_table_and_capabilities():
+    ops = ocm.supported_ops("CPU")
+    assert ops == sorted(ops) and len(ops) == len(set(ops))
+    conv = ocm.get_capability("Conv2D")
+    assert tf.float32.as_datatype_enum in conv.dtypes["T"]
+    assert ocm.get_capability("Reshape").static_inputs == (1,)
+    assert ocm.get_capability("ConcatV2").static_input_indices(3) == [2]
+    assert ocm.get_capability("Lgamma") is None
+
+
+def test_backend_narrowing(monkeypatch):
+    from ovtf import backends
+
+    class Narrow:
+        supported_dtypes = ("float32",)
+
+        def narrow_supported_ops(self, ops):
+            return {op for op in ops if op != "Relu"}
+
+    monkeypatch.setattr(backends, "get", lambda name: Narrow())
+    monkeypatch.setattr(ocm, "_narrowed", {})
+    try:
+        assert "Relu" not in ocm.supported_ops("NARROW")
+        graph_def = _graph(("x", "Placeholder", [], {"dtype": tf.float16.as_datatype_enum}),
+                           ("relu", "Relu", ["x"], {"T": F32}),
+                           ("sin", "Sin", ["x"], {"T": tf.float16.as_datatype_enum}),
+                           ("cos", "Cos", ["x"], {"T": F32}))
+        marks = ocm.mark(graph_def, "NARROW", set(), frozenset())
+        assert marks["relu"].reason == "UNSUPPORTED_OP"
+        assert marks["sin"].reason == "DTYPE"
+        assert marks["cos"].supported
+    finally:
+        monkeypatch.undo()
+        ocm._narrowed.clear()
+
+
+def test_reason_constants_are_documented():
+    for code in ("UNSUPPORTED_OP", "DTYPE", "ATTR", "DISABLED", "CONTROL_FLOW", "STATEFUL",
+                 "PRESERVED", "DEVICE", "BOUNDARY", "OVTF"):
+        assert getattr(marker, code) == code
+        assert code in marker.__doc__
