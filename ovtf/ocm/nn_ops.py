@@ -1,9 +1,8 @@
 """Capabilities of neural-network ops: activations, convolutions, pooling, normalization.
 
-oneDNN fused ops (TF's grappler "remapper" output on CPU) were checked by hand-built graphs
-converted with `openvino.convert_model` (OpenVINO 2026.4.1, see the fused-op table in
-`ovtf/ocm/__init__.py`): the TensorFlow frontend has no conversion rule for any of them, so
-none is in this table. They stay in TensorFlow with reason UNSUPPORTED_OP.
+oneDNN fused ops (TF's grappler "remapper" output on CPU) are not here: OpenVINO's frontend
+has no rule for them; `fused_ops.py` registers the ones ovtf's importer can split back into
+these public ops (see the package docstring for the measurements).
 """
 
 from __future__ import annotations
