@@ -72,7 +72,7 @@ def _example(op):
     return _FN[op]()
 
 
-example("Const")(lambda: tf.constant(np.ones((2, 3), np.float32)))
+example("Const")(lambda: raw.AddV2(x=_x(), y=tf.constant(np.ones((2, 3), np.float32))))
 example("LogicalNot")(lambda: raw.LogicalNot(x=_x(dtype=tf.bool)))
 example("LogicalAnd")(lambda: raw.LogicalAnd(x=_x(dtype=tf.bool), y=_x(dtype=tf.bool, name="y")))
 example("LogicalOr")(lambda: raw.LogicalOr(x=_x(dtype=tf.bool), y=_x(dtype=tf.bool, name="y")))
