@@ -1,0 +1,264 @@
+"""Benchmark: stock TensorFlow vs ovtf vs the whole model converted to OpenVINO by hand.
+
+    python benchmarks/run_benchmarks.py                        # everything (takes a while)
+    python benchmarks/run_benchmarks.py --models mobilenetv2 --batches 1 --reps 10   # quick
+
+For each model and precision, in one process and with interleaved repetitions (every round
+times each mode once, so machine noise hits all modes alike):
+
+  tf      `tf.function(model)` traced and instantiated while ovtf is disabled (stock TF; TF
+          has no bf16 inference mode, so this column is f32 in both tables)
+  ovtf    the same model in a `tf.function` instantiated with ovtf enabled at that precision
+  ov      the upper bound: `ov.convert_model` of the whole model + `compile_model` (LATENCY
+          hint, INFERENCE_PRECISION_HINT = the precision), fed numpy arrays directly
+
+Batch 1: median latency. Batch 16: throughput (images or sequences per second, from the
+median time per call). The table gives ovtf/tf and ovtf/ov speed ratios, the offloaded op
+fraction (`ops_clustered / ops_total` from `ovtf.stats()` while the graph was rewritten) and
+the largest relative difference of ovtf's output from TensorFlow's.
+
+Models: Keras applications built in code with `weights=None` (no downloads) and a
+BERT-base-like encoder (12 layers, hidden 768, 12 heads, sequence 128) built in Keras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MODELS = ("resnet50", "mobilenetv2", "efficientnetb0", "inceptionv3", "bert")
+
+
+# --- models ---------------------------------------------------------------------------------
+
+def build_model(name):
+    """(keras model, input maker: batch -> numpy input)."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    if name == "bert":
+        model = bert_like_encoder()
+        return model, lambda batch: rng.integers(0, 30522, size=(batch, 128), dtype=np.int32)
+    constructors = {
+        "resnet50": keras.applications.ResNet50,
+        "mobilenetv2": keras.applications.MobileNetV2,
+        "efficientnetb0": keras.applications.EfficientNetB0,
+        "inceptionv3": keras.applications.InceptionV3,
+    }
+    # logits, not softmax: random-weight CNNs give near-uniform softmax outputs that hide
+    # numerical differences
+    model = constructors[name](weights=None, classifier_activation=None)
+    shape = tuple(model.input_shape[1:])
+    return model, lambda batch: rng.random((batch,) + shape, dtype=np.float32)
+
+
+def bert_like_encoder(layers=12, hidden=768, heads=12, sequence=128, vocabulary=30522,
+                      intermediate=3072):
+    """A BERT-base-shaped Transformer encoder (post-LayerNorm, GELU), token ids -> hidden."""
+    import keras
+    from keras import layers as L
+
+    ids = keras.Input((sequence,), dtype="int32", name="input_ids")
+    x = L.Embedding(vocabulary, hidden, name="token_embedding")(ids)
+    positions = L.Embedding(sequence, hidden, name="position_embedding")(
+        keras.ops.arange(sequence, dtype="int32")[None, :])
+    x = L.LayerNormalization(epsilon=1e-12)(x + positions)
+    for index in range(layers):
+        attention = L.MultiHeadAttention(heads, hidden // heads, name=f"attention_{index}")(x, x)
+        x = L.LayerNormalization(epsilon=1e-12)(x + attention)
+        feed = L.Dense(intermediate, activation="gelu")(x)
+        feed = L.Dense(hidden)(feed)
+        x = L.LayerNormalization(epsilon=1e-12)(x + feed)
+    return keras.Model(ids, x, name="bert_like")
+
+
+# --- timing ---------------------------------------------------------------------------------
+
+class Mode:
+    def __init__(self, name, call):
+        self.name = name
+        self.call = call          # batch -> None (blocks until the result is there)
+        self.times = {}           # batch -> [seconds]
+
+
+def time_interleaved(modes, batch, reps):
+    for mode in modes:
+        mode.times[batch] = []
+    for _ in range(reps):
+        for mode in modes:
+            start = time.perf_counter()
+            mode.call(batch)
+            mode.times[batch].append(time.perf_counter() - start)
+
+
+def max_relative_difference(actual, expected):
+    import numpy as np
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(float(np.abs(expected).max()), 1e-30)
+    return float(np.abs(actual - expected).max() / scale)
+
+
+def run_model(name, precisions, batches, reps, modes_wanted, log):
+    import numpy as np
+    import openvino as ov
+    import tensorflow as tf
+
+    import ovtf
+
+    model, make_input = build_model(name)
+    inputs = {batch: make_input(batch) for batch in batches}
+    tensors = {batch: tf.constant(inputs[batch]) for batch in batches}
+    rows = []
+
+    def keras_function():
+        return tf.function(lambda x: model(x, training=False))
+
+    # Stock TF: traced and instantiated for every batch while ovtf is off, so it stays stock.
+    ovtf.disable()
+    stock = keras_function()
+    reference = {}
+    before = ovtf.stats()["cluster_executions"]
+    for batch in batches:
+        reference[batch] = stock(tensors[batch]).numpy()
+    if ovtf.stats()["cluster_executions"] != before:
+        raise RuntimeError("the stock TF function ran ovtf clusters: the comparison is invalid")
+
+    # OpenVINO direct (upper bound): converted from the same tf.function with ovtf off.
+    converted = {}
+    if "ov" in modes_wanted:
+        for batch in batches:
+            spec = tf.TensorSpec(inputs[batch].shape, tf.as_dtype(inputs[batch].dtype))
+            started = time.perf_counter()
+            converted[batch] = ov.convert_model(keras_function().get_concrete_function(spec))
+            log(f"  {name}: ov.convert_model batch {batch}: {time.perf_counter() - started:.1f}s")
+    ovtf.enable()
+
+    core = ov.Core()
+    for precision in precisions:
+        ovtf.set_precision(precision)
+        ovtf.reset_stats()
+        accelerated = keras_function()
+        started = time.perf_counter()
+        outputs = {batch: accelerated(tensors[batch]).numpy() for batch in batches}
+        stats = ovtf.stats()
+        log(f"  {name} {precision}: ovtf first calls (rewrite + compile) "
+            f"{time.perf_counter() - started:.1f}s; clusters {stats['clusters']}, "
+            f"fallbacks {stats['fallbacks']} {stats['fallback_reasons'] or ''}")
+        offloaded = stats["ops_clustered"] / stats["ops_total"] if stats["ops_total"] else 0.0
+
+        requests = {}
+        if "ov" in modes_wanted:
+            for batch in batches:
+                compiled = core.compile_model(converted[batch], "CPU", {
+                    "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"})
+                requests[batch] = compiled.create_infer_request()
+                requests[batch].infer([inputs[batch]], share_inputs=True)
+
+        modes = []
+        if "tf" in modes_wanted:
+            modes.append(Mode("tf", lambda b: stock(tensors[b]).numpy()))
+        if "ovtf" in modes_wanted:
+            modes.append(Mode("ovtf", lambda b: accelerated(tensors[b]).numpy()))
+        if "ov" in modes_wanted:
+            modes.append(Mode("ov", lambda b: requests[b].infer([inputs[b]], share_inputs=True)))
+        for mode in modes:  # warm up
+            for batch in batches:
+                mode.call(batch)
+        for batch in batches:
+            time_interleaved(modes, batch, reps if batch == 1 else max(3, reps // 4))
+        device_runs = ovtf.stats()["device_executions"]
+
+        for batch in batches:
+            medians = {mode.name: statistics.median(mode.times[batch]) for mode in modes}
+            rows.append({
+                "model": name, "precision": precision, "batch": batch,
+                **{f"{key}_s": value for key, value in medians.items()},
+                "offloaded": offloaded,
+                "max_rel_diff": max_relative_difference(outputs[batch], reference[batch]),
+                "device_executions": device_runs,
+            })
+        del requests
+        gc.collect()
+    return rows
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def format_table(rows):
+    lines = ["| model | prec | batch | TF | ovtf | OV direct | ovtf vs TF | ovtf vs OV | offloaded | max rel diff |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(row, key):
+        value = row.get(f"{key}_s")
+        if value is None:
+            return "-"
+        if row["batch"] == 1:
+            return f"{value * 1000:.2f} ms"
+        return f"{row['batch'] / value:.1f} /s"
+
+    for row in rows:
+        tf_s, ovtf_s, ov_s = row.get("tf_s"), row.get("ovtf_s"), row.get("ov_s")
+        speedup = f"{tf_s / ovtf_s:.2f}x" if tf_s and ovtf_s else "-"
+        versus = f"{ov_s / ovtf_s:.2f}" if ov_s and ovtf_s else "-"
+        lines.append(
+            f"| {row['model']} | {row['precision']} | {row['batch']} | {cell(row, 'tf')} | "
+            f"{cell(row, 'ovtf')} | {cell(row, 'ov')} | {speedup} | {versus} | "
+            f"{row['offloaded']:.1%} | {row['max_rel_diff']:.1e} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"comma-separated, from {', '.join(MODELS)}")
+    parser.add_argument("--precisions", default="f32,bf16", help="comma-separated: f32,bf16,f16")
+    parser.add_argument("--batches", default="1,16", help="comma-separated batch sizes")
+    parser.add_argument("--reps", type=int, default=30,
+                        help="interleaved rounds at batch 1 (a quarter of that, >= 3, above)")
+    parser.add_argument("--modes", default="tf,ovtf,ov", help="comma-separated: tf,ovtf,ov")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args(argv)
+
+    models = [m.strip().lower() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {', '.join(MODELS)}")
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    batches = [int(b) for b in args.batches.split(",") if b.strip()]
+    modes = {m.strip() for m in args.modes.split(",") if m.strip()}
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    import ovtf  # noqa: F401  (loads the hook before any model is traced)
+    import openvino as ov
+    import tensorflow as tf
+
+    log(f"TensorFlow {tf.__version__}, OpenVINO {ov.__version__}, ovtf {ovtf.__version__}, "
+        f"{os.cpu_count()} CPUs")
+    rows = []
+    for name in models:
+        started = time.perf_counter()
+        rows.extend(run_model(name, precisions, batches, args.reps, modes, log))
+        log(f"{name}: {time.perf_counter() - started:.0f}s")
+        log(format_table([row for row in rows if row["model"] == name]))
+        gc.collect()
+    table = format_table(rows)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as stream:
+            stream.write(table + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
