@@ -284,3 +284,93 @@ def test_layer_norm_and_swish_decomposition():
     actual = compile_and_run(model, [xv, sv, ov_])
     assert_close(actual[0], ln)
     assert_close(actual[1], sw)
+
+
+def _fused_node_spec(op, fused_ops, inputs, attrs):
+    """A cluster with one hand-built fused node `op` over placeholders of `inputs` shapes."""
+    from tensorflow.core.framework import graph_pb2, node_def_pb2
+    graph = tf.Graph()
+    with graph.as_default():
+        for i, shape in enumerate(inputs):
+            tf.compat.v1.placeholder(tf.float32, shape, name=f"ovtf_arg_{i}")
+    graph_def = graph_pb2.GraphDef()
+    graph_def.CopyFrom(graph.as_graph_def())
+    node = node_def_pb2.NodeDef(name="fused", op=op, input=[f"ovtf_arg_{i}" for i in range(len(inputs))])
+    node.attr["T"].type = 1
+    node.attr["num_args"].i = len(inputs) - 2
+    node.attr["fused_ops"].list.s.extend(item.encode() for item in fused_ops)
+    node.attr["epsilon"].f = 1e-3
+    node.attr["leakyrelu_alpha"].f = 0.3
+    for key, value in attrs.items():
+        if isinstance(value, bytes):
+            node.attr[key].s = value
+        elif isinstance(value, bool):
+            node.attr[key].b = value
+        else:
+            node.attr[key].list.i.extend(value)
+    graph_def.node.append(node)
+    ret = graph_def.node.add(name="ovtf_ret_0", op="Identity", input=["fused"])
+    ret.attr["T"].type = 1
+    return ClusterSpec.parse("fused", graph_def.SerializeToString())
+
+
+_ACTIVATION_REFERENCE = {
+    "Relu": tf.nn.relu, "Relu6": tf.nn.relu6, "Elu": tf.nn.elu, "Tanh": tf.tanh,
+    "Sigmoid": tf.sigmoid, "LeakyRelu": lambda v: tf.nn.leaky_relu(v, 0.3),
+    "_MklSwish": lambda v: v * tf.sigmoid(v),
+    "GeluExact": lambda v: tf.nn.gelu(v, approximate=False),
+    "GeluApproximate": lambda v: tf.nn.gelu(v, approximate=True),
+}
+
+
+@pytest.mark.parametrize("fused_ops", [["BiasAdd"], ["BiasAdd", "Add"]] +
+                         [["BiasAdd", name] for name in _ACTIVATION_REFERENCE] +
+                         [["BiasAdd", "Add", "Relu"]])
+def test_fused_matmul_variants(fused_ops):
+    shapes = [(3, 6), (6, 4), (4,)] + ([(3, 4)] if "Add" in fused_ops else [])
+    spec = _fused_node_spec("_FusedMatMul", fused_ops, shapes, {"transpose_a": False, "transpose_b": False})
+    values = [rand(*shape) for shape in shapes]
+    expected = tf.matmul(values[0], values[1]) + values[2]
+    if "Add" in fused_ops:
+        expected = expected + values[3]
+    if fused_ops[-1] in _ACTIVATION_REFERENCE:
+        expected = _ACTIVATION_REFERENCE[fused_ops[-1]](expected)
+    model = import_cluster(spec, shapes, {})
+    assert_close(compile_and_run(model, values)[0], expected.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fused_ops", [["BiasAdd", "Relu"], ["FusedBatchNorm"], ["FusedBatchNorm", "Relu6"],
+                                       ["BiasAdd", "Add", "Elu"]])
+def test_fused_conv2d_variants(fused_ops):
+    if fused_ops[0] == "FusedBatchNorm":
+        args = [(4,)] * 4
+    else:
+        args = [(4,)] + ([(1, 5, 5, 4)] if "Add" in fused_ops else [])
+    shapes = [(1, 5, 5, 3), (3, 3, 3, 4)] + args
+    spec = _fused_node_spec("_FusedConv2D", fused_ops, shapes,
+                            {"strides": [1, 1, 1, 1], "padding": b"SAME", "data_format": b"NHWC",
+                             "dilations": [1, 1, 1, 1]})
+    values = [rand(*shape) for shape in shapes]
+    if fused_ops[0] == "FusedBatchNorm":
+        values[5] = np.abs(values[5]) + 0.5  # variance
+    conv = tf.nn.conv2d(values[0], values[1], 1, "SAME")
+    if fused_ops[0] == "FusedBatchNorm":
+        expected = (conv - values[4]) / tf.sqrt(values[5] + 1e-3) * values[2] + values[3]
+    else:
+        expected = conv + values[2]
+        if "Add" in fused_ops:
+            expected = expected + values[3]
+    activation = fused_ops[-1]
+    if activation in _ACTIVATION_REFERENCE:
+        expected = _ACTIVATION_REFERENCE[activation](expected)
+    assert decomposable(spec.graph_def.node[-2])
+    model = import_cluster(spec, shapes, {})
+    assert_close(compile_and_run(model, values)[0], expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_fused_variant_is_not_decomposable():
+    spec = _fused_node_spec("_FusedMatMul", ["BiasAdd", "Softplus9"], [(2, 2), (2, 2), (2,)],
+                            {"transpose_a": False, "transpose_b": False})
+    assert not decomposable(spec.graph_def.node[-2])
+    with pytest.raises(ImportFailure, match="fused"):
+        import_cluster(spec, [(2, 2), (2, 2), (2,)], {})

@@ -8,7 +8,7 @@ goes into `outputs.allocate(i, shape)`. Backend and precision are read from `ovt
 at every call, so `set_backend` / `set_precision` apply to clusters that already exist.
 
 Compiled-cluster cache
-    One process-wide LRU of compiled executables (`DEFAULT_CACHE_SIZE` = 128 entries,
+    One process-wide LRU of compiled executables (`DEFAULT_CACHE_SIZE` = 32 entries,
     `set_cache_size(n)` to change). Key: (cluster fingerprint, backend, precision, dtype and
     shape of every data input, values of compile-time inputs, weights mode). A new batch
     size compiles once and is a cache hit from then on. Counters: `compiles` (a real
@@ -56,9 +56,10 @@ __all__ = ["DeviceCluster", "ClusterFailure", "DEFAULT_CACHE_SIZE", "set_cache_s
 logger = logging.getLogger("ovtf")
 
 # Compiled executables kept in memory, over all clusters. A CNN at one batch size is 1-3
-# clusters, so this holds dozens of models x batch sizes; each entry owns its compiled
-# model (weights repacked: ~ the model's weight size).
-DEFAULT_CACHE_SIZE = 128
+# clusters, so this holds about ten models x batch sizes. Each entry owns its compiled
+# model, whose repacked weights are about the size of the cluster's weights (ResNet50:
+# ~100 MB), so the bound is also a memory bound: 32 ResNet50-sized entries ~ 3 GB.
+DEFAULT_CACHE_SIZE = 32
 WEIGHT_CHANGES_BEFORE_PARAMETERS = 3
 
 _cache_lock = threading.Lock()
@@ -163,8 +164,7 @@ class DeviceCluster:
         else:
             self._variables = lambda inputs, _i=self.variable_inputs: tuple(inputs[i] for i in _i)
         self._lock = threading.Lock()
-        self._backend_name = None
-        self._backend = None
+        self._backend = (None, None)   # (name, Backend): one tuple, swapped atomically
 
     # --- the hot path -----------------------------------------------------------------------
 
@@ -172,7 +172,9 @@ class DeviceCluster:
         settings = config.settings
         backend_name = settings.backend
         precision = settings.precision
-        backend = self._backend if backend_name == self._backend_name else self._resolve(backend_name)
+        cached_name, backend = self._backend
+        if cached_name != backend_name:
+            backend = self._resolve(backend_name)
 
         weights_as_parameters = self.weights_as_parameters or not backend.weights_as_constants()
         key = self._key(inputs, backend_name, precision, weights_as_parameters)
@@ -212,7 +214,7 @@ class DeviceCluster:
             backend = backends.get(backend_name)
         except Exception as error:
             raise ClusterFailure("compile", error) from error
-        self._backend, self._backend_name = backend, backend_name
+        self._backend = (backend_name, backend)
         return backend
 
     def _weights_changed(self, key, entry, inputs, pointers):
