@@ -166,3 +166,15 @@ def test_import_failure_is_an_import_stage_error():
     with pytest.raises(BackendError) as info:
         backends.get("CPU").compile(spec, [(2,)], {}, "f32")
     assert info.value.stage == "import"
+
+
+@pytest.mark.parametrize("name", ["HETERO:CPU", "AUTO", "MULTI:CPU"])
+def test_composite_device_strings_compile_and_run(name):
+    spec = _spec()
+    w = rand(16, 8)
+    executable = backends.get(name).compile(spec, [(2, 16), (16, 8)], {1: w}, "f32")
+    x = rand(2, 16)
+    sink = ListSink(spec)
+    executable.run([x, None], sink)
+    for actual, reference in zip(sink.arrays, run_tf(spec, [x, w])):
+        assert_close(actual, reference)

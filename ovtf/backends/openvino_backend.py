@@ -68,8 +68,14 @@ class OpenVINOBackend(Backend):
         if precision not in _PRECISION_HINTS:
             raise BackendError("compile", f"unknown precision {precision!r}")
         settings = {"PERFORMANCE_HINT": self.performance_hint}
-        if not self.device.startswith(("HETERO", "MULTI", "AUTO")):
-            settings["INFERENCE_PRECISION_HINT"] = _PRECISION_HINTS[precision]
+        hint = {"INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision]}
+        prefix, _, members = self.device.partition(":")
+        if prefix in ("HETERO", "MULTI", "AUTO"):
+            # composite devices: the precision belongs to each member device
+            names = [m for m in members.split(",") if m] or list(core().available_devices)
+            settings["DEVICE_PROPERTIES"] = {name: dict(hint) for name in names}
+        else:
+            settings.update(hint)
         if config.settings.cache_dir:
             settings["CACHE_DIR"] = config.settings.cache_dir
         settings.update(self.extra_config)
