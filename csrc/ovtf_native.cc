@@ -358,13 +358,38 @@ void* create_cluster_kernel(TF_OpKernelConstruction* ctx) {
   return kernel;
 }
 
+// Handles of deleted kernels wait here to be released by the main thread at a point where
+// it runs Python bytecode. TF deletes kernels while holding its own locks (e.g. inside
+// clear_kernel_cache), and releasing a handle can run Python code that calls back into TF
+// (a fallback's concrete function unregisters itself), which would deadlock on those locks.
+std::mutex g_release_mutex;
+std::vector<PyObject*> g_handles_to_release;
+bool g_release_scheduled = false;
+
+int release_handles(void*) {
+  std::vector<PyObject*> handles;
+  {
+    std::lock_guard<std::mutex> lock(g_release_mutex);
+    handles.swap(g_handles_to_release);
+    g_release_scheduled = false;
+  }
+  for (PyObject* handle : handles) Py_DECREF(handle);
+  return 0;
+}
+
+void release_handle_later(PyObject* handle) {
+  std::lock_guard<std::mutex> lock(g_release_mutex);
+  g_handles_to_release.push_back(handle);
+  if (!g_release_scheduled && Py_IsInitialized()) {
+    // Needs neither the GIL nor a thread state; fails only if Python's queue is full, in
+    // which case the next deleted kernel tries again.
+    g_release_scheduled = Py_AddPendingCall(release_handles, nullptr) == 0;
+  }
+}
+
 void delete_cluster_kernel(void* opaque) {
   auto* kernel = static_cast<ClusterKernel*>(opaque);
-  if (kernel->handle != nullptr && Py_IsInitialized()) {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    Py_DECREF(kernel->handle);
-    PyGILState_Release(gil);
-  }
+  if (kernel->handle != nullptr) release_handle_later(kernel->handle);
   delete kernel;
 }
 

@@ -180,6 +180,7 @@ def numpy_cluster_factory(name, graph_bytes, tin, tout):
 def use_test_bridge(graph_rewriter=chain_rewriter):
     """Install the chain rewriter and numpy device; TF re-instantiates functions inside."""
     SWITCHES.fail = False
+    SWITCHES.device_calls = 0
     with bridge.override(graph_rewriter=graph_rewriter, cluster_factory=numpy_cluster_factory):
         bridge.clear_function_cache()
         try:

@@ -67,6 +67,7 @@ def on_graph(graph_bytes: bytes, fetch: list, preserve: list):
     if not config.settings.enabled:
         return None
     counters.increment("graphs_seen")
+    graph_def = None
     try:
         from tensorflow.core.framework import graph_pb2
 
@@ -74,7 +75,7 @@ def on_graph(graph_bytes: bytes, fetch: list, preserve: list):
         rewritten = graph_rewriter(graph_def, list(fetch), list(preserve))
         return None if rewritten is None else rewritten.SerializeToString()
     except Exception as error:  # a failed rewrite must never break the user's program
-        _warn_once(graph_bytes, error)
+        _warn_once(_graph_identity(graph_def, graph_bytes, fetch), error)
         return None
 
 
@@ -82,8 +83,17 @@ def on_cluster(name: str, graph_bytes: bytes, tin: list, tout: list):
     return cluster_factory(name, graph_bytes, tin, tout)
 
 
-def _warn_once(graph_bytes: bytes, error: Exception) -> None:
-    key = hashlib.sha1(graph_bytes).hexdigest()
+def _graph_identity(graph_def, graph_bytes: bytes, fetch) -> str:
+    """Same for both optimizer passes over one graph: TF reorders nodes and folds constants
+    between them, so only the fetches and the non-constant nodes identify it."""
+    if graph_def is None:
+        return hashlib.sha1(graph_bytes).hexdigest()
+    names = sorted(f"{node.name}\0{node.op}" for node in graph_def.node if node.op != "Const")
+    return hashlib.sha1("\n".join(sorted(fetch) + names).encode()).hexdigest()
+
+
+def _warn_once(key: str, error: Exception) -> None:
+    key = f"{key}:{type(error).__name__}:{error}"
     with _warned_lock:
         if key in _warned_graphs:
             return
