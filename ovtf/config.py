@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass, field
 
 PRECISIONS = ("f32", "bf16", "f16")
+# OVTF_LOG_LEVEL: how much a placement report says (0 quiet... see placement_log).
+LOG_LEVELS = (0, 1, 2)
 DEFAULT_BACKEND = "CPU"
 # Measured on ResNet50/MobileNetV2 (see docs/PERFORMANCE.md): a cluster with fewer compute
 # ops than this costs more in the TF->OpenVINO hand-off (~15 us) than it saves.
@@ -35,6 +37,7 @@ class Settings:
     min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE
     cache_dir: str | None = None
     precision: str = "f32"
+    log_level: int = 1
 
 
 _lock = threading.Lock()
@@ -54,20 +57,40 @@ def parse_bool(value, what: str) -> bool:
     raise ValueError(f"{what}: {value!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off")
 
 
-def parse_min_cluster_size(value, what: str = "min cluster size") -> int:
+def _parse_int(value, what: str, accepted: str) -> int:
+    """An int, or a string of decimal digits; never a bool or a float (2.5 must not become 2)."""
+    message = f"{what}: {value!r} is not {accepted}"
     if isinstance(value, bool):
-        raise ValueError(f"{what}: {value!r} is not an integer >= 1")
+        raise ValueError(message)
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(message)
     try:
-        number = int(str(value).strip()) if not isinstance(value, int) else value
+        return int(value.strip())
     except ValueError:
-        raise ValueError(f"{what}: {value!r} is not an integer >= 1") from None
+        raise ValueError(message) from None
+
+
+def parse_min_cluster_size(value, what: str = "min cluster size") -> int:
+    number = _parse_int(value, what, "an integer >= 1")
     if number < 1:
         raise ValueError(f"{what}: {value!r} is not an integer >= 1")
     return number
 
 
+def parse_log_level(value, what: str = "log level") -> int:
+    accepted = f"one of {', '.join(map(str, LOG_LEVELS))} (0: none, 1: summary, 2: per node)"
+    number = _parse_int(value, what, accepted)
+    if number not in LOG_LEVELS:
+        raise ValueError(f"{what}: {value!r} is not {accepted}")
+    return number
+
+
 def parse_precision(value, what: str = "precision") -> str:
-    text = str(value).strip().lower()
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: {value!r} is not a known precision; accepted: {', '.join(PRECISIONS)}")
+    text = value.strip().lower()
     aliases = {"fp32": "f32", "float32": "f32", "fp16": "f16", "float16": "f16", "bfloat16": "bf16"}
     text = aliases.get(text, text)
     if text not in PRECISIONS:
@@ -77,11 +100,21 @@ def parse_precision(value, what: str = "precision") -> str:
 
 def parse_op_list(value, what: str = "disabled ops") -> frozenset:
     """A comma-separated string or an iterable of TF op type names, each checked to exist."""
+    if value is None:
+        return frozenset()
     if isinstance(value, str):
         names = [part.strip() for part in value.split(",")]
         names = [name for name in names if name]
     else:
-        names = [str(name).strip() for name in value]
+        try:
+            items = list(value)
+        except TypeError:
+            raise ValueError(f"{what}: {value!r} is neither a list of op type names nor a "
+                             "comma-separated string") from None
+        bad = [item for item in items if not isinstance(item, str)]
+        if bad:
+            raise ValueError(f"{what}: {bad[0]!r} is not an op type name (a string such as 'MatMul')")
+        names = [name.strip() for name in items]
     unknown = [name for name in names if not _is_known_op(name)]
     if unknown:
         raise ValueError(
@@ -91,21 +124,37 @@ def parse_op_list(value, what: str = "disabled ops") -> frozenset:
 
 
 def parse_backend(value, what: str = "backend") -> str:
-    name = str(value).strip()
+    """Whatever `ovtf.backends.get` accepts: a listed backend, a registered one, or an
+    OpenVINO device string over present devices ("AUTO", "HETERO:GPU,CPU", "MULTI:CPU")."""
+    from ovtf import backends
+    canonical = backends.canonical_name(value) if isinstance(value, str) else None
+    if canonical is not None:
+        return canonical
     available = _available_backends()
-    canonical = {b.upper(): b for b in available}
-    if name.upper() in canonical:
-        return canonical[name.upper()]
-    raise ValueError(f"{what}: backend {value!r} is not available; available: {', '.join(available)}")
+    raise ValueError(
+        f"{what}: backend {value!r} is not available; available: {', '.join(available) or 'none'}"
+        " (or an OpenVINO device string over them, e.g. 'AUTO', 'HETERO:<dev>,<dev>', "
+        "'MULTI:<dev>,<dev>')")
 
 
 def parse_cache_dir(value, what: str = "cache dir") -> str | None:
+    """A directory path (created on first use), or None for no disk cache. A path that exists
+    but is not a directory is rejected here; one that can't be written is not: ovtf warns
+    once when it first tries and keeps compiled clusters in memory only."""
     if value is None:
         return None
-    text = os.fspath(value)
-    if not isinstance(text, str) or text.strip() == "":
+    try:
+        text = os.fspath(value)
+    except TypeError:
+        raise ValueError(f"{what}: {value!r} is not a directory path (a str or os.PathLike)") from None
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if text.strip() == "" or "\0" in text:
         raise ValueError(f"{what}: {value!r} is not a directory path")
-    return os.path.abspath(os.path.expanduser(text))
+    path = os.path.abspath(os.path.expanduser(text))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{what}: {value!r} exists and is not a directory")
+    return path
 
 
 def _is_known_op(name: str) -> bool:
@@ -129,13 +178,14 @@ _ENV_PARSERS = {
     "OVTF_MIN_CLUSTER_SIZE": ("min_cluster_size", parse_min_cluster_size),
     "OVTF_CACHE_DIR": ("cache_dir", parse_cache_dir),
     "OVTF_PRECISION": ("precision", parse_precision),
+    "OVTF_LOG_LEVEL": ("log_level", parse_log_level),
 }
 
 
 def load_environment(environ=None) -> None:
     """Apply every OVTF_* variable; raises ValueError naming the variable and its value."""
     environ = os.environ if environ is None else environ
-    known = set(_ENV_PARSERS) | {"OVTF_LOG_LEVEL"}
+    known = set(_ENV_PARSERS)
     for name in sorted(environ):
         if name.startswith("OVTF_") and name not in known:
             raise ValueError(

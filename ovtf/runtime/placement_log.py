@@ -5,7 +5,6 @@ OVTF_LOG_LEVEL=2)."""
 from __future__ import annotations
 
 import logging
-import os
 
 from ovtf import config, counters
 
@@ -13,8 +12,8 @@ logger = logging.getLogger("ovtf")
 
 
 def verbosity() -> int:
-    text = os.environ.get("OVTF_LOG_LEVEL", "1").strip()
-    return int(text) if text.isdigit() else 1
+    # OVTF_LOG_LEVEL is parsed and validated with the other settings, at import.
+    return config.settings.log_level
 
 
 def record(report) -> None:
