@@ -9,9 +9,23 @@ The native kernel creates one `ClusterHandle` per kernel instance and calls:
   fallback(inputs, outputs)
       on a worker thread, running the original subgraph with TensorFlow.
 
-Fallback decisions are per cluster and per input signature: a cluster whose compile failed
-for one shape still runs on the device for others. With dynamic fallback off, a device
-failure becomes a `ClusterError` naming the cluster, the op types inside and the cause.
+Fallback decisions are per cluster and per input signature (dtype and shape of every
+input):
+  * import / compile failures are deterministic for a signature: that signature runs in
+    TensorFlow from then on, without asking the device again; other signatures still try
+    the device.
+  * run failures may be transient (one bad call): the next call tries the device again.
+    After `RUN_FAILURES_BEFORE_GIVING_UP` consecutive run failures of one signature it stays
+    in TensorFlow, so a device that always fails at run time does not cost a wasted device
+    call on every step.
+  * anything else the device path raises (a bug, not a ClusterFailure) is a "run" failure
+    too: nothing the device does wrong may reach the user as anything but a fallback.
+Each fallback is counted in `ovtf.stats()` (`fallbacks`, `fallback_reasons[stage]`). The
+first failure of a cluster is logged as a warning with its cause; later ones at debug level.
+
+With dynamic fallback off, a device failure becomes a `ClusterError` (the kernel turns it
+into a TensorFlow error) naming the cluster, the op types inside, the backend and the cause.
+Fallback is read at each call, so toggling it affects running clusters at their next call.
 """
 
 from __future__ import annotations
@@ -28,31 +42,45 @@ from ovtf.runtime.spec import ClusterSpec
 
 logger = logging.getLogger("ovtf")
 
+RUN_FAILURES_BEFORE_GIVING_UP = 3
+
+
+def signature_of(inputs: list) -> tuple:
+    return tuple((array.dtype.str, array.shape) for array in inputs)
+
 
 class ClusterHandle:
     def __init__(self, spec: ClusterSpec, device):
         self.spec = spec
         self.device = device
         self._tensorflow = TensorFlowRunner(spec)
-        # signature -> ClusterFailure for signatures that must not be retried on the device
+        # signature -> ClusterFailure: signatures that run in TensorFlow without trying the
+        # device. Read without the lock on the hot path (a dict lookup is atomic); written
+        # under it. Empty for a healthy cluster, so the hot path skips the signature.
         self._failed_signatures: dict = {}
+        # signature -> consecutive run failures (only signatures that failed at run time)
+        self._run_failures: dict = {}
         self._logged_failure = False
         self._lock = threading.Lock()
 
     def run(self, inputs: list, outputs) -> bool:
         counters.increment("cluster_executions")
-        signature = tuple((array.dtype.str, array.shape) for array in inputs)
-        known_failure = self._failed_signatures.get(signature)
-        if known_failure is not None:
-            return self._fall_back(known_failure)
+        if self._failed_signatures:
+            known_failure = self._failed_signatures.get(signature_of(inputs))
+            if known_failure is not None:
+                return self._fall_back(known_failure)
         try:
             self.device.run(inputs, outputs)
         except ClusterFailure as failure:
-            if failure.stage in ("import", "compile"):
-                # Deterministic for this signature: don't pay for it again.
-                with self._lock:
-                    self._failed_signatures[signature] = failure
+            self._remember(signature_of(inputs), failure)
             return self._fall_back(failure)
+        except Exception as error:  # a device-path bug: still a fallback, never a crash
+            failure = ClusterFailure("run", error)
+            failure.__cause__ = error
+            self._remember(signature_of(inputs), failure)
+            return self._fall_back(failure)
+        if self._run_failures:
+            self._run_succeeded(signature_of(inputs))
         counters.increment("device_executions")
         return True
 
@@ -66,13 +94,48 @@ class ClusterHandle:
         return f"cluster {self.spec.name} ({len(self.spec.op_types)} op types: " \
                f"{', '.join(self.spec.op_types)})"
 
+    def failed_signatures(self) -> dict:
+        """{signature: ClusterFailure} of the signatures pinned to TensorFlow (for tests)."""
+        with self._lock:
+            return dict(self._failed_signatures)
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def _remember(self, signature, failure: ClusterFailure) -> None:
+        with self._lock:
+            if failure.stage in ("import", "compile"):
+                # Deterministic for this signature: don't pay for it again.
+                self._failed_signatures[signature] = failure
+                return
+            count = self._run_failures.get(signature, 0) + 1
+            self._run_failures[signature] = count
+            if count >= RUN_FAILURES_BEFORE_GIVING_UP:
+                self._failed_signatures[signature] = failure
+                self._run_failures.pop(signature, None)
+                logger.info("ovtf: %s failed %d times in a row at run time for inputs %s; it "
+                            "runs in TensorFlow for them from now on", self.describe(), count,
+                            _format_signature(signature))
+
+    def _run_succeeded(self, signature) -> None:
+        with self._lock:
+            self._run_failures.pop(signature, None)
+
     def _fall_back(self, failure: ClusterFailure) -> bool:
         if not config.settings.dynamic_fallback:
             raise ClusterError(
                 f"{self.describe()} failed on backend {config.settings.backend} and dynamic "
-                f"fallback is off: {failure}") from failure
+                f"fallback is off: {failure} (enable_dynamic_fallback() or "
+                f"OVTF_DYNAMIC_FALLBACK=1 runs failing clusters in TensorFlow)") from failure
         counters.record_fallback(failure.stage)
-        if not self._logged_failure:
+        with self._lock:
+            first = not self._logged_failure
             self._logged_failure = True
-            logger.warning("%s runs in TensorFlow: %s", self.describe(), failure)
+        if first:
+            logger.warning("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
+        else:
+            logger.debug("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
         return False
+
+
+def _format_signature(signature) -> str:
+    return ", ".join(f"{np.dtype(dtype).name}{list(shape)}" for dtype, shape in signature)
