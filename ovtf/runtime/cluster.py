@@ -21,7 +21,10 @@ input):
   * anything else the device path raises (a bug, not a ClusterFailure) is a "run" failure
     too: nothing the device does wrong may reach the user as anything but a fallback.
 Each fallback is counted in `ovtf.stats()` (`fallbacks`, `fallback_reasons[stage]`). The
-first failure of a cluster is logged as a warning with its cause; later ones at debug level.
+first failure of a cluster at each stage is logged as a warning with its cause; later ones at
+debug level. "A cluster" here is what the user sees, not one kernel instance: TensorFlow
+retraces a function per input shape and instantiates a new kernel each time, so the key is
+the cluster's name and structure (node names and op types, not shapes).
 
 With dynamic fallback off, a device failure becomes a `ClusterError` (the kernel turns it
 into a TensorFlow error) naming the cluster, the op types inside, the backend and the cause.
@@ -30,6 +33,7 @@ Fallback is read at each call, so toggling it affects running clusters at their 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 
@@ -60,7 +64,6 @@ class ClusterHandle:
         self._failed_signatures: dict = {}
         # signature -> consecutive run failures (only signatures that failed at run time)
         self._run_failures: dict = {}
-        self._logged_failure = False
         self._lock = threading.Lock()
 
     def run(self, inputs: list, outputs) -> bool:
@@ -127,14 +130,42 @@ class ClusterHandle:
                 f"fallback is off: {failure} (enable_dynamic_fallback() or "
                 f"OVTF_DYNAMIC_FALLBACK=1 runs failing clusters in TensorFlow)") from failure
         counters.record_fallback(failure.stage)
-        with self._lock:
-            first = not self._logged_failure
-            self._logged_failure = True
-        if first:
+        if _first_report(self._identity(), failure.stage):
             logger.warning("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
         else:
             logger.debug("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
         return False
+
+
+    def _identity(self) -> str:
+        identity = getattr(self, "_identity_cache", None)
+        if identity is None:
+            nodes = sorted(f"{node.name}\0{node.op}" for node in self.spec.graph_def.node)
+            digest = hashlib.sha1("\n".join(nodes).encode()).hexdigest()
+            identity = self._identity_cache = f"{self.spec.name}:{digest}"
+        return identity
+
+
+_reported: set = set()
+_reported_lock = threading.Lock()
+
+
+def forget_reported_failures() -> None:
+    """Warn again for clusters that already warned (tests; long-running programs)."""
+    with _reported_lock:
+        _reported.clear()
+
+
+def _first_report(identity: str, stage: str) -> bool:
+    """True the first time (cluster identity, stage) fails in this process."""
+    key = (identity, stage)
+    with _reported_lock:
+        if key in _reported:
+            return False
+        if len(_reported) > 100_000:   # bounded, even for programs that build graphs forever
+            _reported.clear()
+        _reported.add(key)
+        return True
 
 
 def _format_signature(signature) -> str:
