@@ -13,6 +13,7 @@ from setuptools import find_packages, setup
 
 
 def tensorflow_include_dir() -> str:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF import chatter is not build output
     try:
         import tensorflow as tf
     except ImportError as error:

@@ -17,6 +17,7 @@ import tensorflow as tf
 import ovtf
 from ovtf import _native
 from ovtf.runtime import bridge
+from ovtf.runtime.spec import FALLBACK_ATTR
 
 import bridge_testing
 from bridge_testing import chain_rewriter, use_test_bridge
@@ -302,3 +303,38 @@ def test_import_twice_reload_and_threads_do_not_abort(fresh_process):
     """)
     assert result["threads"] == [True, True] and result["initialized"]
     np.testing.assert_allclose(result["value"], np.tanh(1.0) * 2.0 + 1.0, rtol=1e-6)
+
+
+def test_fallback_graphs_never_reach_the_rewriter():
+    seen_fallback_graphs = []
+
+    def recording_rewriter(graph_def, fetch, preserve):
+        if any(FALLBACK_ATTR in node.attr for node in graph_def.node):
+            seen_fallback_graphs.append(graph_def)
+        return chain_rewriter(graph_def, fetch, preserve)
+
+    function = tf.function(lambda x: affine_tanh(x) * 4.0)
+    x = random_input(2, 5)
+    with use_test_bridge(graph_rewriter=recording_rewriter) as device:
+        device.fail = True
+        np.testing.assert_allclose(function(x).numpy(), reference(x) * 4.0, rtol=1e-6)
+        assert ovtf.stats()["fallbacks"] == 1
+    # The worker thread's "in fallback" guard keeps TF from even asking.
+    assert seen_fallback_graphs == []
+
+
+def test_tensorflow_version_check():
+    from ovtf import _compat
+
+    assert _compat.parse_version("2.21.0") == (2, 21)
+    assert _compat.parse_version("2.22.0rc1") == (2, 22)
+    assert _compat.MIN_TENSORFLOW <= _compat.parse_version(tf.__version__) \
+        < _compat.MAX_TENSORFLOW_EXCLUSIVE
+
+
+def test_unsupported_tensorflow_version_is_a_clear_import_error(monkeypatch):
+    from ovtf import _compat
+
+    monkeypatch.setattr(tf, "__version__", "2.12.0")
+    with pytest.raises(ImportError, match=r"supports TensorFlow >=2.16,<2.23.*2\.12\.0"):
+        _compat.check_tensorflow()
