@@ -183,8 +183,10 @@ class OpenVINOExecutable(Executable):
             for index in range(self.num_outputs):
                 result = request.get_output_tensor(index).data
                 target = outputs.allocate(index, result.shape)
-                if index in self._bf16_outputs and result.dtype == np.uint16:
-                    result = result.view(target.dtype)
+                if index in self._bf16_outputs and result.dtype != target.dtype:
+                    # OpenVINO hands bf16 data out as numpy float16 (same width, other
+                    # format): reinterpret the bits, never convert the values
+                    result = result.view(np.uint16).view(target.dtype)
                 np.copyto(target, result, casting="unsafe")
         except BackendError:
             raise

@@ -52,6 +52,7 @@ import numpy as np
 
 from ovtf.importer.fused import FUSED_OPS, decomposable, decompose_graph
 from ovtf.importer.memory import shareable
+from ovtf.importer.rewrites import rewrite_graph
 
 __all__ = ["import_cluster", "compile_time_inputs", "decomposable", "FUSED_OPS",
            "ImportFailure", "ov_type", "shareable"]
@@ -152,7 +153,7 @@ def import_cluster(spec, input_shapes, constants=None):
         raise ImportFailure(
             f"cluster {spec.name}: {len(input_shapes)} input shapes for {len(spec.inputs)} inputs")
     try:
-        graph_def = decompose_graph(spec.graph_def)
+        graph_def = rewrite_graph(decompose_graph(spec.graph_def))
     except ValueError as error:
         raise ImportFailure(f"cluster {spec.name}: {error}") from error
 

@@ -28,7 +28,9 @@ declare("Tile", static_inputs=(1,), T=ALL_DENSE, Tmultiples=INDEX)
 declare("Fill", static_inputs=(0,), T=ALL_DENSE, index_type=INDEX)
 declare("BroadcastTo", static_inputs=(1,), T=ALL_DENSE, Tidx=INDEX)
 declare("Pad", static_inputs=(1,), T=ALL_DENSE, Tpaddings=INDEX)
-declare("PadV2", static_inputs=(1,), T=ALL_DENSE, Tpaddings=INDEX)
+# PadV2: the frontend (2026.4) silently pads with 0 when constant_values is not a constant
+# (measured: a runtime 7 gave zeros), so that value must be known at compile time too.
+declare("PadV2", static_inputs=(1, 2), T=ALL_DENSE, Tpaddings=INDEX)
 declare("MirrorPad", static_inputs=(1,), T=NUMERIC, Tpaddings=INDEX)
 declare("ReverseV2", static_inputs=(1,), T=ALL_DENSE, Tidx=INDEX)
 declare("GatherV2", static_inputs=(2,), Tparams=ALL_DENSE, Tindices=INDEX, Taxis=INDEX)

@@ -57,7 +57,16 @@ def _fused_batch_norm(node):
     return check_data_format(node, ("NHWC", "NCHW"))
 
 
-declare("LRN", T=FLOATS)
+@capability("LRN", T=FLOATS)
+def _lrn(node):
+    # OpenVINO 2026.4 (frontend + CPU plugin, also via ov.convert_model alone) gets LRN wrong
+    # for odd depth_radius (1, 3, 5 -- TF's default -- 7: errors ~1e-2 whenever the window
+    # does not cover all channels) and right for even ones (0, 2, 4, 6, 8), measured on
+    # 3/8/32/64 channels; tests/test_ops.py checks both.
+    radius = node.attr["depth_radius"].i if "depth_radius" in node.attr else 5
+    if radius % 2:
+        return f"depth_radius={radius} (odd radii are computed wrongly by OpenVINO)"
+    return None
 declare("TopKV2", static_inputs=(1,), T=FLOATS | INDEX)
 
 
