@@ -368,3 +368,13 @@ def test_toggling_while_functions_run(use_backend):
     assert not any(t.is_alive() for t in threads + [switch]), "hung"
     assert not errors, errors[0]
     assert ovtf.stats()["device_executions"] >= 240  # the running functions stayed on device
+
+
+def test_fallback_with_dynamic_batch_dimension(use_backend):
+    """The fallback subgraph of a function traced with an unknown batch size (TF's -1 dims)."""
+    use_backend(Faulty(compile_fails=lambda shapes: shapes[0][0] == 2))
+    function, body = make_model(signature=True)
+    for batch in (1, 2, 5, 2):
+        check(function, body, data(batch))
+    stats = ovtf.stats()
+    assert stats["fallback_reasons"] == {"compile": 2} and stats["device_executions"] == 2, stats

@@ -25,6 +25,12 @@ def fallback_graph_def(spec: ClusterSpec):
     return graph_def
 
 
+def _tf_shape(shape):
+    if shape is None:
+        return None
+    return [None if dim < 0 else dim for dim in shape]
+
+
 class TensorFlowRunner:
     """Executes one cluster subgraph with TensorFlow, building what it needs once."""
 
@@ -61,7 +67,8 @@ class TensorFlowRunner:
                 graph_def, input_map=dict(zip(arg_names, args)), return_elements=ret_names,
                 name="")
 
-        signature = [tf.TensorSpec(shape=spec.shape, dtype=tf.as_dtype(spec.tf_dtype))
+        # spec shapes use -1 for dimensions TF did not know (a dynamic batch): None here
+        signature = [tf.TensorSpec(shape=_tf_shape(spec.shape), dtype=tf.as_dtype(spec.tf_dtype))
                      for spec in self.spec.inputs]
         function = tf.compat.v1.wrap_function(imported, signature)
         return function
