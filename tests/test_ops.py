@@ -485,7 +485,7 @@ def _fused_cases():
 
 
 for _op, _fn, _inputs, _name in _fused_cases():
-    case(_op, _fn, *_inputs, name=_name, fused=True, rtol=1e-4)
+    case(_op, _fn, *_inputs, name=_name, fused=True, rtol=1e-5)
 
 
 def _layer_norm_session(x_value, scale_value, offset_value):
@@ -508,7 +508,7 @@ def _layer_norm_session(x_value, scale_value, offset_value):
 
 
 case("_MklLayerNorm", _layer_norm_session, f32(3, 4, 10), f32(10), f32(10), name="session",
-     session=True, rtol=1e-4)
+     session=True, rtol=1e-5)
 
 
 # --- running a case ---------------------------------------------------------------------------
