@@ -175,61 +175,75 @@ py::array tensor_view(TF_Tensor* tensor, bool writable) {
 }
 
 // The `outputs` object Python writes results into: each output is a TF-allocated tensor.
+// One sink serves a whole kernel call, the device attempt and then any fallback: an output
+// the device allocated before failing is handed to the fallback again (TF allows one
+// allocation per output). Python may keep a reference to it; once the call is over the
+// sink is closed and refuses to allocate.
 class OutputSink {
  public:
   OutputSink(TF_OpKernelContext* ctx, const std::vector<TF_DataType>* types, std::string cluster)
-      : ctx_(ctx), types_(types), cluster_(std::move(cluster)), allocated_(types->size(), false) {}
+      : ctx_(ctx), types_(types), cluster_(std::move(cluster)), shapes_(types->size()),
+        allocated_(types->size(), false) {}
 
   py::array allocate(int index, const std::vector<int64_t>& shape) {
-    check_open();
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (ctx_ == nullptr) throw std::runtime_error("cluster " + cluster_ + ": outputs are closed");
     if (index < 0 || index >= static_cast<int>(types_->size())) {
       throw py::index_error("cluster " + cluster_ + " has no output " + std::to_string(index));
     }
-    if (allocated_[index]) {
-      throw std::runtime_error("cluster " + cluster_ + ": output " + std::to_string(index) +
-                               " allocated twice");
-    }
-    TF_DataType type = (*types_)[index];
-    auto dtype_entry = g_numpy_dtypes.find(static_cast<int>(type));
-    if (dtype_entry == g_numpy_dtypes.end()) {
-      throw std::runtime_error("cluster " + cluster_ + ": unsupported output dtype " +
-                               std::to_string(static_cast<int>(type)));
-    }
-    size_t elements = 1;
     for (int64_t dim : shape) {
       if (dim < 0) throw std::invalid_argument("negative dimension in output shape");
-      elements *= static_cast<size_t>(dim);
     }
-    size_t item_size = py::reinterpret_borrow<py::dtype>(dtype_entry->second).itemsize();
     auto status = new_status();
-    TF_Tensor* tensor = TF_AllocateOutput(ctx_, index, type, shape.data(),
-                                          static_cast<int>(shape.size()),
-                                          elements * item_size, status.get());
-    if (TF_GetCode(status.get()) != TF_OK) {
+    TF_Tensor* tensor = nullptr;
+    if (allocated_[index]) {
+      if (shapes_[index] != shape) {
+        throw std::runtime_error("cluster " + cluster_ + ": output " + std::to_string(index) +
+                                 " was already allocated with another shape");
+      }
+      tensor = TF_GetMutableOutput(ctx_, index, status.get());
+    } else {
+      TF_DataType type = (*types_)[index];
+      auto dtype_entry = g_numpy_dtypes.find(static_cast<int>(type));
+      if (dtype_entry == g_numpy_dtypes.end()) {
+        throw std::runtime_error("cluster " + cluster_ + ": unsupported output dtype " +
+                                 std::to_string(static_cast<int>(type)));
+      }
+      size_t bytes = py::reinterpret_borrow<py::dtype>(dtype_entry->second).itemsize();
+      for (int64_t dim : shape) bytes *= static_cast<size_t>(dim);
+      tensor = TF_AllocateOutput(ctx_, index, type, shape.data(), static_cast<int>(shape.size()),
+                                 bytes, status.get());
+    }
+    if (TF_GetCode(status.get()) != TF_OK || tensor == nullptr) {
       throw std::runtime_error("cluster " + cluster_ + ": cannot allocate output " +
                                std::to_string(index) + ": " + TF_Message(status.get()));
     }
     allocated_[index] = true;
+    shapes_[index] = shape;
     return tensor_view(tensor, /*writable=*/true);
   }
 
   // The first output not allocated, or -1.
-  int missing_output() const {
+  int missing_output() {
+    std::lock_guard<std::mutex> lock(mutex_);
     for (size_t i = 0; i < allocated_.size(); ++i)
       if (!allocated_[i]) return static_cast<int>(i);
     return -1;
   }
 
   int size() const { return static_cast<int>(types_->size()); }
-  void close() { ctx_ = nullptr; }
+
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ctx_ = nullptr;
+  }
 
  private:
-  void check_open() const {
-    if (ctx_ == nullptr) throw std::runtime_error("cluster " + cluster_ + ": outputs are closed");
-  }
+  std::mutex mutex_;
   TF_OpKernelContext* ctx_;
   const std::vector<TF_DataType>* types_;
   std::string cluster_;
+  std::vector<std::vector<int64_t>> shapes_;
   std::vector<bool> allocated_;
 };
 
@@ -419,10 +433,10 @@ py::list input_views(TF_OpKernelContext* ctx) {
 // Runs `method` of the handle (GIL held); returns its result, or sets a kernel failure and
 // returns a null object.
 py::object call_handle(ClusterKernel* kernel, TF_OpKernelContext* ctx, const char* method,
-                       py::list& inputs, OutputSink& sink) {
+                       py::list& inputs, const std::shared_ptr<OutputSink>& sink) {
   try {
     py::object handle = py::reinterpret_borrow<py::object>(kernel->handle);
-    py::object result = handle.attr(method)(inputs, py::cast(&sink, py::return_value_policy::reference));
+    py::object result = handle.attr(method)(inputs, sink);
     return result;
   } catch (py::error_already_set& e) {
     fail(ctx, kernel->name, e.what());
@@ -432,7 +446,7 @@ py::object call_handle(ClusterKernel* kernel, TF_OpKernelContext* ctx, const cha
   return py::object();
 }
 
-bool check_outputs(ClusterKernel* kernel, TF_OpKernelContext* ctx, const OutputSink& sink) {
+bool check_outputs(ClusterKernel* kernel, TF_OpKernelContext* ctx, OutputSink& sink) {
   int missing = sink.missing_output();
   if (missing < 0) return true;
   fail(ctx, kernel->name, "produced no value for output " + std::to_string(missing));
@@ -440,21 +454,18 @@ bool check_outputs(ClusterKernel* kernel, TF_OpKernelContext* ctx, const OutputS
 }
 
 void run_fallback(ClusterKernel* kernel, TF_OpKernelContext* ctx,
-                  TF_AsyncOpKernelDoneCallback* done) {
+                  TF_AsyncOpKernelDoneCallback* done, const std::shared_ptr<OutputSink>& sink) {
   {
     PyGILState_STATE gil = PyGILState_Ensure();
     t_in_fallback = true;
-    {
-      OutputSink sink(ctx, &kernel->output_types, kernel->name);
-      try {
-        py::list inputs = input_views(ctx);
-        py::object result = call_handle(kernel, ctx, "fallback", inputs, sink);
-        if (result) check_outputs(kernel, ctx, sink);
-      } catch (std::exception& e) {
-        fail(ctx, kernel->name, e.what());
-      }
-      sink.close();
+    try {
+      py::list inputs = input_views(ctx);
+      py::object result = call_handle(kernel, ctx, "fallback", inputs, sink);
+      if (result) check_outputs(kernel, ctx, *sink);
+    } catch (std::exception& e) {
+      fail(ctx, kernel->name, e.what());
     }
+    sink->close();
     t_in_fallback = false;
     PyGILState_Release(gil);
   }
@@ -470,25 +481,23 @@ void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
     return;
   }
   bool needs_fallback = false;
+  auto sink = std::make_shared<OutputSink>(ctx, &kernel->output_types, kernel->name);
   {
     PyGILState_STATE gil = PyGILState_Ensure();
-    {
-      OutputSink sink(ctx, &kernel->output_types, kernel->name);
-      try {
-        py::list inputs = input_views(ctx);
-        py::object result = call_handle(kernel, ctx, "run", inputs, sink);
-        if (result) {
-          if (result.cast<bool>()) {
-            check_outputs(kernel, ctx, sink);
-          } else {
-            needs_fallback = true;
-          }
+    try {
+      py::list inputs = input_views(ctx);
+      py::object result = call_handle(kernel, ctx, "run", inputs, sink);
+      if (result) {
+        if (result.cast<bool>()) {
+          check_outputs(kernel, ctx, *sink);
+        } else {
+          needs_fallback = true;
         }
-      } catch (std::exception& e) {
-        fail(ctx, kernel->name, e.what());
       }
-      sink.close();
+    } catch (std::exception& e) {
+      fail(ctx, kernel->name, e.what());
     }
+    if (!needs_fallback) sink->close();
     PyGILState_Release(gil);
   }
   if (!needs_fallback) {
@@ -498,8 +507,8 @@ void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
   // TF passes a pointer to its by-value `done` (a std::function<void()>), which dies when
   // this function returns: keep a copy for the worker.
   auto* done_copy = new std::function<void()>(*reinterpret_cast<std::function<void()>*>(done));
-  fallback_pool().submit([kernel, ctx, done_copy] {
-    run_fallback(kernel, ctx, reinterpret_cast<TF_AsyncOpKernelDoneCallback*>(done_copy));
+  fallback_pool().submit([kernel, ctx, done_copy, sink] {
+    run_fallback(kernel, ctx, reinterpret_cast<TF_AsyncOpKernelDoneCallback*>(done_copy), sink);
     delete done_copy;
   });
 }
@@ -558,10 +567,11 @@ extern "C" __attribute__((visibility("default"))) void TF_InitGraph(
 PYBIND11_MODULE(_native, m) {
   m.doc() = "ovtf's native bridge to TensorFlow (grappler plugin + OVTFCluster kernel)";
 
-  py::class_<OutputSink>(m, "OutputSink",
+  py::class_<OutputSink, std::shared_ptr<OutputSink>>(m, "OutputSink",
                          "Where a cluster writes its results: TF-allocated output tensors.")
       .def("allocate", &OutputSink::allocate, py::arg("index"), py::arg("shape"),
-           "Allocate output `index` with `shape`; returns a writable numpy view of it.")
+           "Allocate output `index` with `shape`; returns a writable numpy view of it "
+           "(allocating an output again with the same shape returns the same buffer).")
       .def("__len__", &OutputSink::size);
 
   m.def("register_cluster_op", &register_cluster_op,

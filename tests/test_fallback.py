@@ -64,8 +64,9 @@ class _Counting(Executable):
             if self.backend.run_error is not None:
                 raise self.backend.run_error
             if self.backend.allocate_first:
-                # Write garbage into an output first: the fallback must replace it.
-                outputs.allocate(0, (1,))[...] = 12345.0
+                # Write garbage into the output first (right shape: batch x units); the
+                # fallback gets the same buffer back and must overwrite all of it.
+                outputs.allocate(0, (self.shapes[0][0], W.shape[1]))[...] = 12345.0
             raise BackendError("run", f"injected run failure on call {n}")
         self.inner.run(inputs, outputs)
 
@@ -217,14 +218,31 @@ def test_non_backend_exception_in_run_is_a_run_fallback(use_backend):
     assert stats["fallback_reasons"] == {"run": 1} and stats["device_executions"] == 1, stats
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "native kernel: after the device path allocated an output, the fallback cannot allocate "
-    "it again (TF: 'allocate_output on same index multiple times'); reported to the lead"))
 def test_run_failure_after_an_output_was_allocated(use_backend):
     use_backend(Faulty(run_fails=lambda n, shapes: n == 1, allocate_first=True))
     function, body = make_model()
     check(function, body, data(2))
     assert ovtf.stats()["fallback_reasons"] == {"run": 1}
+
+
+def test_output_allocated_with_a_wrong_shape_is_a_clear_error(use_backend):
+    # TF allows one allocation per output: a fallback cannot replace an output the device
+    # allocated with another shape. That is a backend bug; it must be an error naming the
+    # cluster, not a crash or a wrong answer.
+    class WrongShape(Faulty):
+        def compile(self, spec, input_shapes, constants, precision):
+            executable = super().compile(spec, input_shapes, constants, precision)
+
+            def run(inputs, outputs):
+                outputs.allocate(0, (1,))[...] = 12345.0
+                raise BackendError("run", "fails after allocating a wrong shape")
+            executable.run = run
+            return executable
+
+    use_backend(WrongShape())
+    function, _ = make_model()
+    with pytest.raises(tf.errors.InternalError, match=r"ovtf_cluster_\d+.*another shape"):
+        function(data(2))
 
 
 def test_one_warning_per_cluster_not_per_call(use_backend, caplog):
