@@ -223,7 +223,6 @@ def test_eight_threads():
 _CHILD = textwrap.dedent("""
     import json, sys, time
     sys.path[:0] = {paths!r}
-    {prelude}
     import numpy as np
     import tensorflow as tf
     from ovtf import config
@@ -255,9 +254,8 @@ _CHILD = textwrap.dedent("""
 def test_cache_dir_second_process_skips_compilation(tmp_path):
     here = os.path.dirname(os.path.abspath(__file__))
     paths = [here, os.path.dirname(here)]
-    prelude = os.environ.get("OVTF_TEST_PRELUDE", "")
     script = tmp_path / "child.py"
-    script.write_text(_CHILD.format(paths=paths, prelude=prelude))
+    script.write_text(_CHILD.format(paths=paths))
     cache = tmp_path / "cache"
     results = []
     for _ in range(2):
