@@ -70,6 +70,30 @@ void replace_callback(PyObject** slot, py::object value) {
   Py_XDECREF(old);
 }
 
+// Holds the GIL for a scope, on any thread. TF's threads are not Python threads: the first
+// time one of them needs Python it gets a thread state that it keeps (with the GIL
+// released), so later kernel calls don't allocate and free one each time.
+class PythonLock {
+ public:
+  PythonLock() {
+    thread_local bool has_thread_state = false;
+    if (!has_thread_state) {
+      has_thread_state = true;
+      if (PyGILState_GetThisThreadState() == nullptr) {
+        PyGILState_Ensure();
+        PyEval_SaveThread();
+      }
+    }
+    state_ = PyGILState_Ensure();
+  }
+  ~PythonLock() { PyGILState_Release(state_); }
+  PythonLock(const PythonLock&) = delete;
+  PythonLock& operator=(const PythonLock&) = delete;
+
+ private:
+  PyGILState_STATE state_;
+};
+
 struct StatusDeleter {
   void operator()(TF_Status* status) const { TF_DeleteStatus(status); }
 };
@@ -119,7 +143,7 @@ void optimize(void*, const TF_Buffer* graph, const TF_GrapplerItem* item, TF_Buf
   auto fetch = node_list(item, TF_GetFetchNodesListSize, TF_GetFetchNodesList);
   auto preserve = node_list(item, TF_GetNodesToPreserveListSize, TF_GetNodesToPreserveList);
 
-  PyGILState_STATE gil = PyGILState_Ensure();
+  PythonLock gil;
   bool rewritten = false;
   if (g_rewriter != nullptr) {
     try {
@@ -141,7 +165,6 @@ void optimize(void*, const TF_Buffer* graph, const TF_GrapplerItem* item, TF_Buf
       error.discard_as_unraisable("ovtf graph rewriter");
     }
   }
-  PyGILState_Release(gil);
   if (!rewritten) copy_to_buffer(graph->data, graph->length, out);
 }
 
@@ -349,21 +372,22 @@ void* create_cluster_kernel(TF_OpKernelConstruction* ctx) {
     return kernel;
   }
 
-  PyGILState_STATE gil = PyGILState_Ensure();
   std::string error;
-  if (g_cluster_factory == nullptr) {
-    error = "ovtf is not initialized (no cluster factory)";
-  } else {
-    try {
-      std::vector<int> tin(kernel->input_types.begin(), kernel->input_types.end());
-      std::vector<int> tout(kernel->output_types.begin(), kernel->output_types.end());
-      py::object factory = py::reinterpret_borrow<py::object>(g_cluster_factory);
-      kernel->handle = factory(kernel->name, py::bytes(graph), tin, tout).release().ptr();
-    } catch (py::error_already_set& e) {
-      error = e.what();
+  {
+    PythonLock gil;
+    if (g_cluster_factory == nullptr) {
+      error = "ovtf is not initialized (no cluster factory)";
+    } else {
+      try {
+        std::vector<int> tin(kernel->input_types.begin(), kernel->input_types.end());
+        std::vector<int> tout(kernel->output_types.begin(), kernel->output_types.end());
+        py::object factory = py::reinterpret_borrow<py::object>(g_cluster_factory);
+        kernel->handle = factory(kernel->name, py::bytes(graph), tin, tout).release().ptr();
+      } catch (py::error_already_set& e) {
+        error = e.what();
+      }
     }
   }
-  PyGILState_Release(gil);
   if (!error.empty()) {
     TF_SetStatus(status.get(), TF_INTERNAL,
                  ("OVTFCluster '" + kernel->name + "': " + error).c_str());
@@ -456,7 +480,7 @@ bool check_outputs(ClusterKernel* kernel, TF_OpKernelContext* ctx, OutputSink& s
 void run_fallback(ClusterKernel* kernel, TF_OpKernelContext* ctx,
                   TF_AsyncOpKernelDoneCallback* done, const std::shared_ptr<OutputSink>& sink) {
   {
-    PyGILState_STATE gil = PyGILState_Ensure();
+    PythonLock gil;
     t_in_fallback = true;
     try {
       py::list inputs = input_views(ctx);
@@ -467,7 +491,6 @@ void run_fallback(ClusterKernel* kernel, TF_OpKernelContext* ctx,
     }
     sink->close();
     t_in_fallback = false;
-    PyGILState_Release(gil);
   }
   TF_RunAsyncOpKernelDoneCallback(done);
 }
@@ -483,7 +506,7 @@ void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
   bool needs_fallback = false;
   auto sink = std::make_shared<OutputSink>(ctx, &kernel->output_types, kernel->name);
   {
-    PyGILState_STATE gil = PyGILState_Ensure();
+    PythonLock gil;
     try {
       py::list inputs = input_views(ctx);
       py::object result = call_handle(kernel, ctx, "run", inputs, sink);
@@ -498,7 +521,6 @@ void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
       fail(ctx, kernel->name, e.what());
     }
     if (!needs_fallback) sink->close();
-    PyGILState_Release(gil);
   }
   if (!needs_fallback) {
     TF_RunAsyncOpKernelDoneCallback(done);
