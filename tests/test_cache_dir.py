@@ -100,8 +100,8 @@ def test_damaged_entry_is_detected_and_rebuilt(tmp_path, how, caplog):
     ovtf.set_cache_dir(tmp_path)
     run_once(spec)
     path = only_entry(tmp_path)
-    intact = open(path, "rb").read()
     damage(path, how)
+    damaged = open(path, "rb").read()
     with caplog.at_level(logging.WARNING, logger="ovtf"):
         run_once(spec)                             # correct numbers, checked inside
     snapshot = counters.snapshot()
@@ -109,8 +109,10 @@ def test_damaged_entry_is_detected_and_rebuilt(tmp_path, how, caplog):
     warnings = [r.getMessage() for r in caplog.records if "damaged cache entry" in r.getMessage()]
     assert len(warnings) == 1, warnings
     # rebuilt: the entry is whole again and the next load uses it
-    assert disk_cache._check(open(only_entry(tmp_path), "rb").read()) is None
-    assert len(open(only_entry(tmp_path), "rb").read()) == len(intact)
+    # (OpenVINO's export is not byte-for-byte reproducible, so compare with the damage, not
+    # with the first blob)
+    rebuilt = open(only_entry(tmp_path), "rb").read()
+    assert disk_cache._check(rebuilt) is None and rebuilt != damaged
     run_once(spec)
     assert counters.snapshot()["disk_cache_hits"] == 1
 
