@@ -105,6 +105,22 @@ def is_dynamic_fallback_enabled() -> bool:
     return _config.settings.dynamic_fallback
 
 
+def enable_cost_placement() -> None:
+    """After warm-up, time each cluster (per input signature) on the device and in TensorFlow
+    and keep it in TensorFlow for good when the device is slower by more than 20%."""
+    _config.update(cost_placement=True)
+
+
+def disable_cost_placement() -> None:
+    """Every cluster runs on the device (unless it fails); signatures already moved to
+    TensorFlow by cost placement go back to the device at their next call."""
+    _config.update(cost_placement=False)
+
+
+def is_cost_placement_enabled() -> bool:
+    return _config.settings.cost_placement
+
+
 def set_cache_dir(path) -> None:
     """Persist compiled clusters in `path` (None turns the disk cache off)."""
     _config.update(cache_dir=_config.parse_cache_dir(path))

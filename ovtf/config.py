@@ -19,9 +19,24 @@ PRECISIONS = ("f32", "bf16", "f16")
 # OVTF_LOG_LEVEL: how much a placement report says (0 quiet... see placement_log).
 LOG_LEVELS = (0, 1, 2)
 DEFAULT_BACKEND = "CPU"
-# Measured on ResNet50/MobileNetV2 (see docs/PERFORMANCE.md): a cluster with fewer compute
-# ops than this costs more in the TF->OpenVINO hand-off (~15 us) than it saves.
+# Measured with benchmarks/min_cluster_size.py (benchmarks/README.md, "Small clusters and
+# cost placement"; 2-core CPU): every cluster call costs ~120-200 us (Python callback,
+# OpenVINO thread-pool wake-up, contention with TF's threads), while TF runs a cheap
+# elementwise op in ~3-5 us. Clusters of 2-16 cheap ops were 3-4x slower than TF, clusters
+# of 1-4 ops led by a 256x256 MatMul 1.1-1.5x slower; only big clusters win (MobileNetV2 as
+# one cluster: 1.4-1.9x faster). The benchmark models are single big clusters, unaffected
+# by the minimum: it only decides leftover fragments, and an op count can't tell a cheap
+# fragment from an expensive one. The measurement alone would justify a larger minimum
+# (fragments under ~16 ops lose); 2 is kept for now because the test suites build small
+# models that must be clustered at the default, so raising it is a project decision, not a
+# one-line change. Cost placement does not rescue small clusters: a cluster pinned to TF
+# still goes through the kernel's fallback thread (~400 us per call here), slower than the
+# device for such clusters. Users with fragmented graphs: OVTF_MIN_CLUSTER_SIZE=16.
 DEFAULT_MIN_CLUSTER_SIZE = 2
+
+# Cost placement (ovtf.runtime.cluster): time each (cluster, signature) on the device and in
+# TensorFlow after warm-up, keep the faster. Default: see benchmarks/README.md.
+DEFAULT_COST_PLACEMENT = False
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -38,6 +53,7 @@ class Settings:
     cache_dir: str | None = None
     precision: str = "f32"
     log_level: int = 1
+    cost_placement: bool = DEFAULT_COST_PLACEMENT
 
 
 _lock = threading.Lock()
@@ -179,6 +195,7 @@ _ENV_PARSERS = {
     "OVTF_CACHE_DIR": ("cache_dir", parse_cache_dir),
     "OVTF_PRECISION": ("precision", parse_precision),
     "OVTF_LOG_LEVEL": ("log_level", parse_log_level),
+    "OVTF_COST_PLACEMENT": ("cost_placement", parse_bool),
 }
 
 

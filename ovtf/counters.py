@@ -3,8 +3,9 @@
 (The module is `ovtf.counters`, not `ovtf.stats`: that name is the public function.)
 
 Counters only go up (until `reset()`); all updates are thread-safe. Fallbacks are counted in
-total and per reason ("import", "compile", "run", ...), so a test or a user can tell a device
-run from a silent fallback.
+total and per reason ("import", "compile", "run"; "cost" for calls that cost placement sent
+to TensorFlow, "cost_probe" for the TensorFlow runs it timed to decide), so a test or a user
+can tell a device run from a silent fallback.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ COUNTERS = (
     "cache_hits",           # compiled cluster found in the in-memory cache
     "disk_cache_hits",      # compiled cluster loaded from OVTF_CACHE_DIR
     "fallbacks",            # executions that ran in TensorFlow instead
+    "cost_placed_in_tf",    # (cluster, signature)s cost placement pinned to TensorFlow
+    "cost_kept_on_device",  # (cluster, signature)s cost placement measured and kept on device
 )
 
 _lock = threading.Lock()
