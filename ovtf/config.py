@@ -19,20 +19,19 @@ PRECISIONS = ("f32", "bf16", "f16")
 # OVTF_LOG_LEVEL: how much a placement report says (0 quiet... see placement_log).
 LOG_LEVELS = (0, 1, 2)
 DEFAULT_BACKEND = "CPU"
-# Measured with benchmarks/min_cluster_size.py (benchmarks/README.md, "Small clusters and
-# cost placement"; 2-core CPU): every cluster call costs ~120-200 us (Python callback,
-# OpenVINO thread-pool wake-up, contention with TF's threads), while TF runs a cheap
-# elementwise op in ~3-5 us. Clusters of 2-16 cheap ops were 3-4x slower than TF, clusters
-# of 1-4 ops led by a 256x256 MatMul 1.1-1.5x slower; only big clusters win (MobileNetV2 as
-# one cluster: 1.4-1.9x faster). The benchmark models are single big clusters, unaffected
-# by the minimum: it only decides leftover fragments, and an op count can't tell a cheap
-# fragment from an expensive one. The measurement alone would justify a larger minimum
-# (fragments under ~16 ops lose); 2 is kept for now because the test suites build small
-# models that must be clustered at the default, so raising it is a project decision, not a
-# one-line change. Cost placement does not rescue small clusters: a cluster pinned to TF
-# still goes through the kernel's fallback thread (~400 us per call here), slower than the
-# device for such clusters. Users with fragmented graphs: OVTF_MIN_CLUSTER_SIZE=16.
-DEFAULT_MIN_CLUSTER_SIZE = 2
+# The smallest cluster (in compute ops) worth sending to the device. Measured on this 2-core
+# CPU (benchmarks/min_cluster_size.py, benchmarks/README.md "Cost placement"): every cluster
+# call costs ~120-200 us (Python callback, OpenVINO thread-pool wake-up, contention with TF's
+# threads) while TF runs a cheap elementwise op in ~3-5 us. Islands of 2-16 cheap ops were
+# 3-4x slower than TF; islands of 1-4 ops led by a 256x256 MatMul 1.1-1.5x slower. A Keras
+# LSTM (20 steps, clusters inside the loop body) ran 0.77 ms in TF, 5.1 ms with minimum 2
+# (3 clusters x 20 iterations) and 0.74 ms with minimum 16 (its fragments stay in TF). Real
+# models are big clusters (ResNet50: 813 ops, MobileNetV2: 467, one cluster each; the BERT-like
+# encoder fully offloaded),
+# unaffected by the minimum. So 16: fragments that lose stay in TF, models that win are
+# untouched. An op count can't tell a cheap fragment from an expensive one; lower it
+# (OVTF_MIN_CLUSTER_SIZE) for graphs with small but heavy fragments.
+DEFAULT_MIN_CLUSTER_SIZE = 16
 
 # Cost placement (ovtf.runtime.cluster): time each (cluster, signature) on the device and in
 # TensorFlow after warm-up, keep the faster. Default: see benchmarks/README.md.

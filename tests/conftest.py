@@ -11,6 +11,10 @@ import textwrap
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The tests build graphs of a few ops and must see them clustered; ovtf's default minimum
+# (config.DEFAULT_MIN_CLUSTER_SIZE) is sized for real programs and is tested on its own in
+# test_config. Set before ovtf is imported; processes the tests start inherit it.
+os.environ["OVTF_MIN_CLUSTER_SIZE"] = "2"
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 

@@ -192,7 +192,15 @@ def test_good_environment_values_apply(tmp_path):
     assert result["settings"] == {
         "enabled": False, "backend": "HETERO:CPU", "disabled_ops": ["Conv2D", "Relu"],
         "dynamic_fallback": False, "log_placement": True, "min_cluster_size": 5,
-        "cache_dir": str(tmp_path / "c"), "precision": "bf16", "log_level": 2}
+        "cache_dir": str(tmp_path / "c"), "precision": "bf16", "log_level": 2,
+        "cost_placement": False}
+
+
+def test_defaults_without_environment():
+    result = _import_with({})
+    assert result["ok"], result
+    assert result["settings"]["min_cluster_size"] == config.DEFAULT_MIN_CLUSTER_SIZE == 16
+    assert result["settings"]["precision"] == "f32" and result["settings"]["enabled"]
 
 
 def test_explicit_call_beats_environment(fresh_process):
