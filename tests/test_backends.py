@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ pytest.importorskip("openvino")
 from ovtf import backends  # noqa: E402
 from ovtf.backends import Backend, BackendError, Executable  # noqa: E402
 from test_importer import ListSink, assert_close, make_spec, rand, run_tf  # noqa: E402
+from concurrency import run_in_threads
 
 
 class Failing(Backend):
@@ -141,24 +141,15 @@ def test_concurrent_runs_on_one_executable():
     executable = backends.get("CPU").compile(spec, [(5, 16), (16, 8)], {1: w}, "f32")
     inputs = [rand(5, 16) for _ in range(8)]
     expected = [run_tf(spec, [x, w]) for x in inputs]
-    errors = []
 
     def work(i):
-        try:
-            for _ in range(20):
-                sink = ListSink(spec)
-                executable.run([inputs[i], None], sink)
-                for actual, reference in zip(sink.arrays, expected[i]):
-                    assert_close(actual, reference)
-        except Exception as error:  # collected: pytest can't see thread exceptions
-            errors.append(error)
+        for _ in range(20):
+            sink = ListSink(spec)
+            executable.run([inputs[i], None], sink)
+            for actual, reference in zip(sink.arrays, expected[i]):
+                assert_close(actual, reference)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors[0]
+    run_in_threads(work, 8)
 
 
 def test_import_failure_is_an_import_stage_error():

@@ -8,7 +8,6 @@ clusters really ran (device calls, cluster executions), so a no-op bridge cannot
 from __future__ import annotations
 
 import logging
-import threading
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from ovtf.runtime.spec import FALLBACK_ATTR
 
 import bridge_testing
 from bridge_testing import chain_rewriter, use_test_bridge
+from concurrency import run_in_threads
 
 
 def affine_tanh(x):
@@ -173,26 +173,15 @@ def test_disable_leaves_new_graphs_alone():
 def test_four_threads_same_and_different_functions():
     functions = [tf.function(affine_tanh), tf.function(lambda x: affine_tanh(x) * 3.0)]
     expected = [reference, lambda x: reference(x) * 3.0]
-    errors = []
-
     def worker(seed):
-        try:
-            for step in range(20):
-                which = (seed + step) % 2
-                x = random_input(2 + seed, 3, seed=seed * 100 + step)
-                np.testing.assert_allclose(functions[which](x).numpy(), expected[which](x),
-                                           rtol=1e-5, atol=1e-6)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+        for step in range(20):
+            which = (seed + step) % 2
+            x = random_input(2 + seed, 3, seed=seed * 100 + step)
+            np.testing.assert_allclose(functions[which](x).numpy(), expected[which](x),
+                                       rtol=1e-5, atol=1e-6)
 
     with use_test_bridge() as device:
-        threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=100)
-        assert not any(thread.is_alive() for thread in threads), "threads hung"
-        assert not errors, errors
+        run_in_threads(worker, 4, timeout=100)
         assert device.device_calls == 80
 
 

@@ -24,7 +24,7 @@ tf = pytest.importorskip("tensorflow")
 ov = pytest.importorskip("openvino")
 
 import ovtf  # noqa: E402
-from ovtf import config, counters  # noqa: E402
+from ovtf import counters  # noqa: E402
 from ovtf.runtime import device as device_module  # noqa: E402
 from ovtf.runtime import disk_cache  # noqa: E402
 from ovtf.runtime.device import DeviceCluster  # noqa: E402

@@ -24,6 +24,7 @@ from ovtf import _native, config  # noqa: E402
 from ovtf.runtime import cluster as cluster_module  # noqa: E402
 from ovtf.runtime import fallback as fallback_module  # noqa: E402
 from test_fallback import Faulty, check, data, make_model, stock, use_backend  # noqa: E402,F401
+from concurrency import run_in_threads
 
 WARMUP, SAMPLES = cluster_module.COST_WARMUP, cluster_module.COST_SAMPLES
 PROBE_DEVICE = PROBE_TF = WARMUP + SAMPLES      # calls measured on each side
@@ -176,24 +177,14 @@ def test_threads_agree_on_one_decision_and_stay_correct(clock, use_backend):
     function, body = make_model()       # particular decision is asserted, only one of them
     inputs = [data(4, seed=seed) for seed in range(4)]
     expected = [stock(body, x) for x in inputs]
-    errors = []
 
     def worker(index):
-        try:
-            for step in range(3 * PROBE_CALLS):
-                which = (index + step) % len(inputs)
-                np.testing.assert_allclose(function(inputs[which]).numpy(), expected[which],
-                                           rtol=1e-5, atol=1e-5)
-        except Exception as error:  # pragma: no cover (reported below)
-            errors.append(error)
+        for step in range(3 * PROBE_CALLS):
+            which = (index + step) % len(inputs)
+            np.testing.assert_allclose(function(inputs[which]).numpy(), expected[which],
+                                       rtol=1e-5, atol=1e-5)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "deadlock"
-    assert not errors, errors[0]
+    run_in_threads(worker, 4, timeout=120)
     stats = ovtf.stats()
     assert stats["cost_placed_in_tf"] + stats["cost_kept_on_device"] == 1, stats
 

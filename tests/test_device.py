@@ -20,6 +20,7 @@ from ovtf.backends import Backend, BackendError, Executable  # noqa: E402
 from ovtf.runtime import device as device_module  # noqa: E402
 from ovtf.runtime.device import ClusterFailure, DeviceCluster  # noqa: E402
 from test_importer import ListSink, assert_close, make_spec, rand, run_tf  # noqa: E402
+from concurrency import run_in_threads
 
 try:
     from ovtf import counters
@@ -199,24 +200,15 @@ def test_eight_threads():
     w, b = rand(8, 4), rand(4)
     inputs = [rand(1 + i % 3, 8) for i in range(8)]
     expected = [run_tf(spec, [x, w, b]) for x in inputs]
-    errors = []
     barrier = threading.Barrier(8)
 
     def work(i):
-        try:
-            barrier.wait()
-            for _ in range(25):
-                for actual, reference in zip(run(device, spec, [inputs[i], w, b]), expected[i]):
-                    assert_close(actual, reference)
-        except Exception as error:
-            errors.append(error)
+        barrier.wait()
+        for _ in range(25):
+            for actual, reference in zip(run(device, spec, [inputs[i], w, b]), expected[i]):
+                assert_close(actual, reference)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors[0]
+    run_in_threads(work, 8)
     assert counters.snapshot()["compiles"] == 3   # batch 1, 2, 3: each compiled once
 
 

@@ -19,7 +19,6 @@ from Keras 3 or `tf.nn` layer norms, is written by hand into a TF1 graph run by 
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 import ovtf
+from concurrency import run_in_threads
 
 RTOL = 1e-4
 
@@ -120,25 +121,16 @@ def test_eight_threads_share_one_model():
     ovtf.reset_stats()
     function = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
     barrier = threading.Barrier(8)
-    errors, calls = [], 12
+    calls = 12
 
     def work(index):
-        try:
-            barrier.wait()
-            for _ in range(calls):
-                actual = function(tf.constant(inputs[index])).numpy()
-                difference = relative_difference(actual, expected[index])
-                assert difference <= RTOL, (index, difference)
-        except Exception as error:  # collected: an assertion in a thread would be lost
-            errors.append(error)
+        barrier.wait()
+        for _ in range(calls):
+            actual = function(tf.constant(inputs[index])).numpy()
+            difference = relative_difference(actual, expected[index])
+            assert difference <= RTOL, (index, difference)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    assert not errors, errors[0]
+    run_in_threads(work, 8, timeout=300)
     stats = ovtf.stats()
     assert stats["fallbacks"] == 0, stats
     assert stats["device_executions"] >= 8 * calls, stats

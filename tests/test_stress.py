@@ -19,6 +19,7 @@ import ovtf  # noqa: E402
 from ovtf import backends  # noqa: E402
 from ovtf.backends import Backend, BackendError, Executable  # noqa: E402
 from ovtf.runtime import device as device_module  # noqa: E402
+from concurrency import run_in_threads
 
 THREADS, CALLS, BATCHES = 8, 500, (1, 2, 3, 4)
 
@@ -36,25 +37,16 @@ def model():
 
 
 def hammer(function, inputs, expected):
-    errors, done = [], []
+    done = []
 
     def worker(index):
-        try:
-            for step in range(CALLS):
-                which = (index * 7 + step) % len(inputs)
-                np.testing.assert_allclose(function(inputs[which]).numpy(), expected[which],
-                                           rtol=1e-5, atol=1e-6)
-            done.append(index)
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+        for step in range(CALLS):
+            which = (index * 7 + step) % len(inputs)
+            np.testing.assert_allclose(function(inputs[which]).numpy(), expected[which],
+                                       rtol=1e-5, atol=1e-6)
+        done.append(index)
 
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=240)
-    assert not any(thread.is_alive() for thread in threads), "threads hung (deadlock?)"
-    assert not errors, errors[0]
+    run_in_threads(worker, THREADS, timeout=240)
     assert len(done) == THREADS
 
 

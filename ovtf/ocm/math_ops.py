@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ovtf.ocm.registry import (ALL_DENSE, BOOL, FLOATS, INDEX, NUMERIC, capability, declare)
+from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, NUMERIC, capability, declare)
 
 # Unary float functions: OpenVINO has a matching opset op for each.
 declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Erfc",

@@ -73,32 +73,18 @@ class ClusterSpec:
         graph_def.ParseFromString(graph_bytes)
         nodes = {node.name: node for node in graph_def.node}
 
-        inputs = []
-        index = 0
-        while arg_name(index) in nodes:
-            node = nodes[arg_name(index)]
-            tf_dtype = node.attr["dtype"].type
-            inputs.append(TensorSpec(
-                name=node.name,
-                dtype=np.dtype(dtypes.as_dtype(tf_dtype).as_numpy_dtype),
-                tf_dtype=tf_dtype,
-                shape=_shape_from_attr(node.attr["shape"]) if "shape" in node.attr else None,
-                is_variable=VARIABLE_ATTR in node.attr and node.attr[VARIABLE_ATTR].b,
-            ))
-            index += 1
+        def tensor(node, dtype_attr, shape=None, is_variable=False):
+            tf_dtype = node.attr[dtype_attr].type
+            return TensorSpec(name=node.name, tf_dtype=tf_dtype, shape=shape,
+                              dtype=np.dtype(dtypes.as_dtype(tf_dtype).as_numpy_dtype),
+                              is_variable=is_variable)
 
-        outputs = []
-        index = 0
-        while ret_name(index) in nodes:
-            node = nodes[ret_name(index)]
-            tf_dtype = node.attr["T"].type
-            outputs.append(TensorSpec(
-                name=node.name,
-                dtype=np.dtype(dtypes.as_dtype(tf_dtype).as_numpy_dtype),
-                tf_dtype=tf_dtype,
-                shape=None,
-            ))
-            index += 1
+        inputs = [
+            tensor(node, "dtype",
+                   shape=_shape_from_attr(node.attr["shape"]) if "shape" in node.attr else None,
+                   is_variable=VARIABLE_ATTR in node.attr and node.attr[VARIABLE_ATTR].b)
+            for node in _numbered(nodes, arg_name)]
+        outputs = [tensor(node, "T") for node in _numbered(nodes, ret_name)]
 
         if tin is not None and list(tin) != [spec.tf_dtype for spec in inputs]:
             raise ValueError(f"cluster {name}: Tin {list(tin)} does not match its subgraph inputs")
@@ -115,6 +101,14 @@ class ClusterSpec:
             op_types=tuple(op_types),
             fingerprint=hashlib.sha256(graph_bytes).hexdigest(),
         )
+
+
+def _numbered(nodes: dict, name_of) -> list:
+    """name_of(0), name_of(1), ... for as long as such nodes exist."""
+    found = []
+    while name_of(len(found)) in nodes:
+        found.append(nodes[name_of(len(found))])
+    return found
 
 
 def _shape_from_attr(attr_value) -> tuple | None:
