@@ -44,13 +44,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from ovtf.runtime.errors import STAGES
+
 __all__ = ["Backend", "Executable", "BackendError", "register", "unregister", "list_backends",
            "get", "is_available", "canonical_name"]
 
 logger = logging.getLogger("ovtf")
-
-STAGES = ("import", "compile", "run")
-
 
 class BackendError(RuntimeError):
     """A backend could not import, compile or run a cluster."""
