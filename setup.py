@@ -42,7 +42,7 @@ setup(
     packages=find_packages(include=["ovtf", "ovtf.*"]),
     ext_modules=[native],
     cmdclass={"build_ext": build_ext},
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     install_requires=[
         # tensorflow-cpu works too; either provides the `tensorflow` module.
         "tensorflow>=2.16,<2.23; platform_machine=='x86_64' or platform_machine=='aarch64'",
