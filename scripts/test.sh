@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The test suite (without the heavy model tests; `scripts/test.sh -m slow` runs those,
-# `scripts/test.sh -m ""` runs everything). Extra arguments go to pytest.
+# The test suite, heavy model tests included (~6 min on 2 cores). Extra arguments go to
+# pytest: `scripts/test.sh -m "not slow"` skips the model tests, `-m slow` runs only them.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
-if [ $# -eq 0 ]; then set -- -m "not slow"; fi
 exec "$VENV/bin/python" -m pytest -q "$@"
