@@ -31,11 +31,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import ovtf  # noqa: E402
-from ovtf.runtime import cluster as cluster_module  # noqa: E402
+from ovtf.runtime import cost_placement as cost_module  # noqa: E402
 
 ISLANDS = 8
 # calls a signature needs before cost placement has decided it
-PROBE_CALLS = 2 * (cluster_module.COST_WARMUP + cluster_module.COST_SAMPLES)
+PROBE_CALLS = 2 * (cost_module.COST_WARMUP + cost_module.COST_SAMPLES)
 
 
 def islands_of(k, heavy=None):

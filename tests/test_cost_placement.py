@@ -1,7 +1,7 @@
 """Cost placement: a (cluster, signature) measured slower on the device than in TensorFlow is
 pinned to TensorFlow; a faster one stays on the device; switched off, nothing is measured.
 
-No timing assertions: the runtime's clock (`ovtf.runtime.cluster._clock`) is replaced by a
+No timing assertions: the runtime's clock (`ovtf.runtime.cost_placement._clock`) is replaced by a
 virtual one. Device time passes only inside the injected backend's run (it advances the
 clock by a duration chosen per input shape); a TensorFlow fallback reads the clock
 `tf_seconds` later than it is (on the fallback thread, `ovtf._native.in_fallback()`). So
@@ -21,12 +21,12 @@ tf = pytest.importorskip("tensorflow")
 
 import ovtf  # noqa: E402
 from ovtf import _native, config  # noqa: E402
-from ovtf.runtime import cluster as cluster_module  # noqa: E402
+from ovtf.runtime import cost_placement as cost_module  # noqa: E402
 from ovtf.runtime import fallback as fallback_module  # noqa: E402
 from test_fallback import Faulty, check, data, make_model, stock, use_backend  # noqa: E402,F401
 from concurrency import run_in_threads
 
-WARMUP, SAMPLES = cluster_module.COST_WARMUP, cluster_module.COST_SAMPLES
+WARMUP, SAMPLES = cost_module.COST_WARMUP, cost_module.COST_SAMPLES
 PROBE_DEVICE = PROBE_TF = WARMUP + SAMPLES      # calls measured on each side
 PROBE_CALLS = PROBE_DEVICE + PROBE_TF           # calls until a signature is decided
 
@@ -57,7 +57,7 @@ def clock(monkeypatch):
     runs advance it; returns (clock, backend). Cost placement is switched on."""
     def install(device_seconds, tf_seconds, use):
         virtual = VirtualClock(device_seconds, tf_seconds)
-        monkeypatch.setattr(cluster_module, "_clock", virtual)
+        monkeypatch.setattr(cost_module, "_clock", virtual)
         backend = use(Faulty(run_fails=virtual.device_run))
         ovtf.enable_cost_placement()
         return virtual, backend
@@ -102,7 +102,7 @@ def test_faster_device_stays_on_device(clock, use_backend):
 
 def test_within_the_margin_stays_on_device(clock, use_backend):
     # device 1.1 x TensorFlow: not slower by more than COST_MARGIN
-    assert cluster_module.COST_MARGIN > 1.1
+    assert cost_module.COST_MARGIN > 1.1
     clock(0.0011, 0.0010, use_backend)
     function, body = make_model()
     for step in range(PROBE_CALLS + 2):
