@@ -75,9 +75,7 @@ def build_cluster(view, members: list, name: str, keep: set) -> BuiltCluster:
     sub.versions.CopyFrom(view.graph_def.versions)
     tin = []
     for i, (src, port) in enumerate(inputs):
-        dtype = view.dtype_of(src, port)
-        if dtype is None:
-            raise EncapsulationError(f"unknown dtype of {tensor_ref(src, port)}")
+        dtype = _known_dtype(view, src, port)
         tin.append(dtype)
         arg = sub.node.add(name=spec.arg_name(i), op="Placeholder")
         arg.attr["dtype"].type = dtype
@@ -103,9 +101,7 @@ def build_cluster(view, members: list, name: str, keep: set) -> BuiltCluster:
                 copy.input.append(spec.arg_name(input_index[(src, port)]))
     tout = []
     for j, (member, port) in enumerate(outputs):
-        dtype = view.dtype_of(member, port)
-        if dtype is None:
-            raise EncapsulationError(f"unknown dtype of {tensor_ref(member, port)}")
+        dtype = _known_dtype(view, member, port)
         tout.append(dtype)
         ret = sub.node.add(name=spec.ret_name(j), op="Identity")
         ret.input.append(tensor_ref(member, port))
@@ -198,3 +194,11 @@ def _drop_colocation_with(node, owner) -> None:
         node.attr["_class"].list.s.extend(kept)
     else:
         del node.attr["_class"]
+
+
+def _known_dtype(view, name: str, port: int) -> int:
+    """The dtype of a cluster input or output; a cluster can't be typed without it."""
+    dtype = view.dtype_of(name, port)
+    if dtype is None:
+        raise EncapsulationError(f"unknown dtype of {tensor_ref(name, port)}")
+    return dtype
