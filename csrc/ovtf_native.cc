@@ -13,8 +13,11 @@
 //     to a small native worker pool that runs the original subgraph with TensorFlow, so the
 //     inter-op pool is never blocked waiting for TensorFlow (which would deadlock).
 //
-// Only TensorFlow's C headers are used and no TensorFlow library is linked: `import
-// tensorflow` has already loaded its libraries with RTLD_GLOBAL when this module loads.
+// Only TensorFlow's C headers are used and no TensorFlow library is linked: the symbols
+// resolve against the libraries `import tensorflow` has already loaded. TensorFlow >= 2.19
+// loads them RTLD_GLOBAL; 2.16-2.18 load them RTLD_LOCAL, so ovtf/_compat.py promotes the
+// loaded libtensorflow_cc.so.2 / libtensorflow_framework.so.2 to global scope (RTLD_NOLOAD |
+// RTLD_GLOBAL) after importing TensorFlow and before this module is imported.
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>

@@ -325,5 +325,20 @@ def test_unsupported_tensorflow_version_is_a_clear_import_error(monkeypatch):
     from ovtf import _compat
 
     monkeypatch.setattr(tf, "__version__", "2.12.0")
-    with pytest.raises(ImportError, match=r"supports TensorFlow >=2.16,<2.23.*2\.12\.0"):
+    with pytest.raises(ImportError, match=r"supports TensorFlow >=2.16,<2.22.*2\.12\.0"):
         _compat.check_tensorflow()
+
+
+def test_tensorflow_libraries_are_in_global_scope():
+    """TF 2.16-2.18 load their libraries RTLD_LOCAL; ovtf promotes them after import (a no-op
+    on 2.19+), so every TF C API symbol the bridge uses resolves process-wide."""
+    import ctypes
+    import os
+
+    from ovtf import _compat
+
+    promoted = _compat.promote_tensorflow_libraries(os.path.dirname(tf.__file__))
+    assert any(path.endswith("libtensorflow_cc.so.2") for path in promoted), promoted
+    everything = ctypes.CDLL(None)
+    for symbol in ("TF_GetNodesToPreserveList", "TF_NewKernelBuilder", "TF_RegisterKernelBuilder"):
+        assert hasattr(everything, symbol), symbol
