@@ -1,30 +1,54 @@
 """Build ovtf, including its native bridge `ovtf._native` (pybind11, C++17).
 
-The extension compiles against the C API headers of the TensorFlow installed in the build
-environment and links no TensorFlow library (TensorFlow's own import provides the symbols).
-Build without isolation so the installed TensorFlow is the one used:
-    pip install --no-build-isolation -e .
+The extension compiles against the C API headers of a TensorFlow in the build environment
+and links no TensorFlow library (TensorFlow's own import provides the symbols; see
+ovtf/_compat.py). With pip's default build isolation the headers come from the
+`tensorflow-cpu` pinned in pyproject.toml's [build-system] requires: the C API structs
+ovtf uses are the same in every TensorFlow it supports, so that one build serves them all.
+Without isolation (`pip install --no-build-isolation -e .`, what scripts/bootstrap.sh does)
+the TensorFlow already installed is used.
+
+TensorFlow itself is not a hard requirement: `tensorflow`, `tensorflow-cpu`,
+`intel-tensorflow` and the aarch64 builds all provide the `tensorflow` module under
+different distribution names, and requiring one would pull a second TensorFlow next to
+another. `import ovtf` checks the version instead; the extras install one:
+    pip install ovtf[tf]        # or ovtf[tf-cpu]
 """
 
+import importlib.util
 import os
 
 from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import find_packages, setup
 
+TENSORFLOW_RANGE = ">=2.16,<2.22"  # keep in step with ovtf/_compat.py (the verified range)
+OPENVINO_RANGE = ">=2025.0,<2027"  # the tested range: docs/tf_versions.md
+
 
 def tensorflow_include_dir() -> str:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF import chatter is not build output
-    try:
-        import tensorflow as tf
-    except ImportError as error:
+    """TensorFlow's header folder, found without importing TensorFlow (slow, and not needed)."""
+    spec = importlib.util.find_spec("tensorflow")
+    if spec is None or not spec.submodule_search_locations:
         raise SystemExit(
-            "building ovtf needs TensorFlow installed first (its C headers): "
-            "pip install tensorflow, then pip install --no-build-isolation .") from error
-    include = tf.sysconfig.get_include()
+            "building ovtf needs TensorFlow's C headers: build with pip's default isolation "
+            "(pyproject.toml provides tensorflow-cpu), or install TensorFlow first and use "
+            "pip install --no-build-isolation .")
+    include = os.path.join(list(spec.submodule_search_locations)[0], "include")
     header = os.path.join(include, "tensorflow", "c", "experimental", "grappler", "grappler.h")
     if not os.path.exists(header):
         raise SystemExit(f"TensorFlow at {include} has no grappler C API header ({header})")
     return include
+
+
+class BuildExt(build_ext):
+    """pybind11's build_ext, minus the linker's run-time search paths Python was configured
+    with (e.g. pyenv's `-Wl,-rpath,<prefix>/lib`): the extension links no libpython and no
+    TensorFlow library, so such a path would only leak the build machine into the wheel."""
+
+    def build_extensions(self):
+        linker = self.compiler.linker_so
+        self.compiler.linker_so = [arg for arg in linker if not arg.startswith("-Wl,-rpath")]
+        super().build_extensions()
 
 
 native = Pybind11Extension(
@@ -39,16 +63,19 @@ setup(
     name="ovtf",
     version="0.1.0",
     description="Accelerate unmodified TensorFlow programs with OpenVINO",
-    packages=find_packages(include=["ovtf", "ovtf.*"]),
+    packages=find_packages(include=["ovtf", "ovtf.*", "openvino_tensorflow", "openvino_tensorflow.*"]),
     ext_modules=[native],
-    cmdclass={"build_ext": build_ext},
+    cmdclass={"build_ext": BuildExt},
     python_requires=">=3.10",
     install_requires=[
-        # tensorflow-cpu works too; either provides the `tensorflow` module.
-        "tensorflow>=2.16,<2.23; platform_machine=='x86_64' or platform_machine=='aarch64'",
-        "openvino>=2025.0",
+        f"openvino{OPENVINO_RANGE}",
         "numpy>=1.24",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout", "hypothesis"]},
+    extras_require={
+        "tf": [f"tensorflow{TENSORFLOW_RANGE}"],
+        "tf-cpu": [f"tensorflow-cpu{TENSORFLOW_RANGE}; platform_machine=='x86_64'",
+                   f"tensorflow{TENSORFLOW_RANGE}; platform_machine!='x86_64'"],
+        "test": ["pytest>=8", "pytest-timeout", "hypothesis"],
+    },
     zip_safe=False,
 )
