@@ -5,7 +5,8 @@
 Counters only go up (until `reset()`); all updates are thread-safe. Fallbacks are counted in
 total and per reason ("import", "compile", "run"; "cost" for calls that cost placement sent
 to TensorFlow, "cost_probe" for the TensorFlow runs it timed to decide), so a test or a user
-can tell a device run from a silent fallback.
+can tell a device run from a silent fallback. Graphs left unchanged are counted too, per reason
+("nothing_supported", "below_min_cluster_size", "no_cluster", "not_understood", "disabled").
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections import Counter
 COUNTERS = (
     "graphs_seen",          # graphs handed to the rewriter
     "graphs_rewritten",     # graphs that got at least one cluster (each counted once)
-    "ops_total",            # compute ops in rewritten graphs
+    "graphs_left_alone",    # graphs ovtf left unchanged (each counted once; reasons below)
+    "ops_total",            # compute ops in every graph counted above, left alone or not
     "ops_marked",           # ... of which the capability manager accepted
     "ops_clustered",        # ... of which ended inside a cluster
     "clusters",             # clusters created
@@ -33,6 +35,7 @@ COUNTERS = (
 _lock = threading.Lock()
 _counts: Counter = Counter()
 _fallback_reasons: Counter = Counter()
+_left_alone_reasons: Counter = Counter()
 
 
 def increment(name: str, amount: int = 1) -> None:
@@ -57,10 +60,22 @@ def record_fallback(reason: str) -> None:
         _fallback_reasons[reason] += 1
 
 
+def record_left_alone(reason: str, values: dict) -> None:
+    """One graph left unchanged, why (a short key), and its numbers (`add`'s counters)."""
+    for name in values:
+        if name not in COUNTERS:
+            raise KeyError(f"unknown ovtf counter {name!r}")
+    with _lock:
+        _counts["graphs_left_alone"] += 1
+        _counts.update(values)
+        _left_alone_reasons[reason] += 1
+
+
 def snapshot() -> dict:
     with _lock:
         result = {name: _counts[name] for name in COUNTERS}
         result["fallback_reasons"] = dict(_fallback_reasons)
+        result["left_alone_reasons"] = dict(_left_alone_reasons)
     return result
 
 
@@ -68,3 +83,4 @@ def reset() -> None:
     with _lock:
         _counts.clear()
         _fallback_reasons.clear()
+        _left_alone_reasons.clear()

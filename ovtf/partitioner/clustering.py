@@ -42,6 +42,7 @@ class Partition:
     clusters: list                      # [[member names in topological order]]
     node_reasons: dict = field(default_factory=dict)   # candidate -> reason it was dropped
     edge_reasons: dict = field(default_factory=dict)   # (src, dst) -> reason not merged
+    small_clusters: list = field(default_factory=list)  # compute sizes of the dropped ones
 
 
 def form_clusters(view, order, contexts, candidates: set, static_inputs: dict,
@@ -57,17 +58,19 @@ def form_clusters(view, order, contexts, candidates: set, static_inputs: dict,
         for name in rejected:
             node_reasons[name] = STATIC_INPUT
             candidates.discard(name)
-    kept = []
+    kept, small = [], []
     for members in clusters:
         compute = sum(1 for name in members if is_compute(view.nodes[name].op))
         if compute >= max(1, min_cluster_size):
             kept.append(members)
         else:
+            if compute:
+                small.append(compute)
             for name in members:
                 node_reasons[name] = CLUSTER_TOO_SMALL
     position = {name: i for i, name in enumerate(order)}
     kept.sort(key=lambda members: position[members[0]])
-    return Partition(kept, node_reasons, edge_reasons)
+    return Partition(kept, node_reasons, edge_reasons, sorted(small, reverse=True))
 
 
 def _contract(view, order, contexts, candidates, static_inputs):

@@ -1,4 +1,12 @@
-"""PlacementReport: what ran where and why, for one graph (placement logging, tests, users)."""
+"""PlacementReport: what ran where and why, for one graph (placement logging, tests, users).
+
+Every graph ovtf is handed gets a report, also one it leaves unchanged: then
+`left_alone_reason` says why (NOTHING_SUPPORTED, `below_minimum(n)`, DISABLED, ...) and
+`headline()` says it in one line ("17 ops, 15 supported, clusters of 10 and 5 below minimum
+size 16: left in TensorFlow"). The report keeps the graph's structure (node names, op
+types, data edges), enough for `to_dict()` (JSON) and `to_html(path)` (the placement picture,
+ovtf/partitioner/html.py).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +40,14 @@ class PlacementReport:
     clusters: list = field(default_factory=list)          # [ClusterInfo]
     placement: dict = field(default_factory=dict)         # node name -> NodePlacement
     edge_reasons: dict = field(default_factory=dict)      # (src, dst) -> reason not merged
+    edges: list = field(default_factory=list)             # [(src, dst)] data edges, unique
+    left_alone_reason: Optional[str] = None               # None: the graph gets clusters
+    min_cluster_size: Optional[int] = None                # the minimum it was planned with
+    small_clusters: list = field(default_factory=list)    # sizes of clusters dropped as too small
+
+    @property
+    def rewritten(self) -> bool:
+        return bool(self.clusters)
 
     @property
     def cluster_sizes(self) -> list:
@@ -55,7 +71,57 @@ class PlacementReport:
         placement = self.placement.get(name)
         return placement.cluster if placement else None
 
+    def headline(self) -> str:
+        """One line: what the graph is and, when it is left alone, why."""
+        text = f"{self.ops_total} ops, {self.ops_marked} supported"
+        if self.rewritten:
+            return (f"{text}, {self.ops_clustered} in {len(self.clusters)} cluster(s) "
+                    f"of {_sizes(self.cluster_sizes)}")
+        if self.small_clusters and self.left_alone_reason == below_minimum(self.min_cluster_size):
+            noun = "cluster" if len(self.small_clusters) == 1 else "clusters"
+            return (f"{text}, {noun} of {_sizes(self.small_clusters)} below minimum size "
+                    f"{self.min_cluster_size}: left in TensorFlow")
+        if self.left_alone_reason in (DISABLED, ALREADY_REWRITTEN, NOT_UNDERSTOOD):
+            text = f"{self.ops_total} ops"  # not planned: nothing was marked
+        return f"{text}: left in TensorFlow ({self.left_alone_reason or NOTHING_SUPPORTED})"
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready): the numbers, the clusters and every node's placement."""
+        return {
+            "ops_total": self.ops_total, "ops_marked": self.ops_marked,
+            "ops_clustered": self.ops_clustered, "rewritten": self.rewritten,
+            "left_alone_reason": self.left_alone_reason,
+            "min_cluster_size": self.min_cluster_size,
+            "small_clusters": list(self.small_clusters),
+            "clusters": [{"name": c.name, "size": c.size, "members": list(c.members),
+                          "op_types": dict(c.op_types)} for c in self.clusters],
+            "left_in_tf": [{"op": op, "reason": reason, "count": count} for (op, reason), count
+                           in sorted(self.left_in_tf.items(), key=lambda i: (-i[1], i[0]))],
+            "nodes": [{"name": name, "op": p.op, "cluster": p.cluster, "reason": p.reason,
+                       "detail": p.detail, "compute": p.compute}
+                      for name, p in self.placement.items()],
+            "edges": [list(edge) for edge in self.edges],
+            "edge_reasons": [{"src": src, "dst": dst, "reason": reason}
+                             for (src, dst), reason in self.edge_reasons.items()],
+        }
+
+    def to_html(self, path, title: str = "ovtf placement") -> str:
+        """Write the placement picture (one self-contained HTML file) to `path`; returns it."""
+        from ovtf.partitioner import html
+        return html.write(self, path, title=title)
+
     def format_summary(self, verbose: int = 1) -> str:
+        if not self.rewritten:
+            lines = [f"ovtf placement: {self.headline()}"]
+            left = self.left_in_tf
+            if left and self.left_alone_reason not in (DISABLED, ALREADY_REWRITTEN):
+                lines.append("  kept in TensorFlow (op type, reason: count):")
+                for (op, reason), count in sorted(left.items(), key=lambda i: (-i[1], i[0])):
+                    lines.append(f"    {op} {reason}: {count}")
+            if verbose >= 2:
+                lines.extend(self._node_lines())
+            return "\n".join(lines)
+
         def percent(part):
             return f"{100.0 * part / self.ops_total:.1f}%" if self.ops_total else "0.0%"
 
@@ -78,9 +144,77 @@ class PlacementReport:
                                sorted(self.edge_reason_counts.items()))
             lines.append(f"  edges not merged: {counts}")
         if verbose >= 2:
-            lines.append("  nodes:")
-            for name, p in self.placement.items():
-                where = p.cluster if p.cluster else f"TF {p.reason or '-'}"
-                detail = f" ({p.detail})" if p.detail and not p.cluster else ""
-                lines.append(f"    {name} [{p.op}] -> {where}{detail}")
+            lines.extend(self._node_lines())
         return "\n".join(lines)
+
+    def _node_lines(self) -> list:
+        lines = ["  nodes:"]
+        for name, p in self.placement.items():
+            where = p.cluster if p.cluster else f"TF {p.reason or '-'}"
+            detail = f" ({p.detail})" if p.detail and not p.cluster else ""
+            lines.append(f"    {name} [{p.op}] -> {where}{detail}")
+        return lines
+
+
+# Why a graph was left unchanged (PlacementReport.left_alone_reason).
+NOTHING_SUPPORTED = "nothing supported"
+DISABLED = "disabled"                      # ovtf.disable() / OVTF_DISABLE=1
+ALREADY_REWRITTEN = "already rewritten"    # TF's second optimizer pass over a rewritten graph
+NOT_UNDERSTOOD = "not understood"          # dangling inputs, duplicate names, a non-loop cycle
+NO_CLUSTER = "no cluster could be formed"  # supported ops, but each was taken out (see reasons)
+
+
+def below_minimum(min_cluster_size) -> str:
+    return f"clusters below minimum size {min_cluster_size}"
+
+
+_REASON_KEYS = {NOTHING_SUPPORTED: "nothing_supported", DISABLED: "disabled",
+                ALREADY_REWRITTEN: "already_rewritten", NOT_UNDERSTOOD: "not_understood",
+                NO_CLUSTER: "no_cluster"}
+
+
+def reason_key(reason: str) -> str:
+    """The short key `ovtf.stats()["left_alone_reasons"]` counts a reason under."""
+    if reason.startswith(below_minimum("")):
+        return "below_min_cluster_size"
+    return _REASON_KEYS.get(reason, reason.replace(" ", "_"))
+
+
+def left_alone_reason(report: PlacementReport, min_cluster_size: int) -> Optional[str]:
+    """Why `rewrite` leaves this planned graph unchanged (None: it gets clusters)."""
+    if report.clusters:
+        return None
+    if report.small_clusters:
+        return below_minimum(min_cluster_size)
+    if report.ops_marked == 0:
+        return NOTHING_SUPPORTED
+    return NO_CLUSTER
+
+
+def unplanned(graph_def, reason: str, detail: Optional[str] = None) -> PlacementReport:
+    """The report of a graph that was not planned (disabled, already rewritten, not
+    understood): its nodes and edges, every compute node in TF with `reason`."""
+    from ovtf.partitioner.graph import is_compute, parse_input
+
+    report = PlacementReport(left_alone_reason=reason)
+    names, edges = set(), set()
+    for node in graph_def.node:
+        compute = is_compute(node.op)
+        report.placement[node.name] = NodePlacement(
+            node.op, None, reason.upper().replace(" ", "_") if compute else None, detail, compute)
+        report.ops_total += compute
+        names.add(node.name)
+    for node in graph_def.node:
+        for text in node.input:
+            src, _, control = parse_input(text)
+            if not control and src in names and (src, node.name) not in edges:
+                edges.add((src, node.name))
+                report.edges.append((src, node.name))
+    return report
+
+
+def _sizes(sizes) -> str:
+    sizes = sorted(sizes, reverse=True)
+    if len(sizes) == 1:
+        return str(sizes[0])
+    return ", ".join(str(s) for s in sizes[:-1]) + f" and {sizes[-1]}"
