@@ -18,7 +18,7 @@ def keras_model_as_cluster(model, input_shapes, name="model"):
     import tensorflow as tf
     from tensorflow.core.framework import graph_pb2
 
-    from ovtf.runtime.spec import ClusterSpec
+    from ovtf.spec import ClusterSpec
 
     specs = [tf.TensorSpec(shape, tf.float32) for shape in input_shapes]
     function = tf.function(lambda *xs: model(list(xs) if len(xs) > 1 else xs[0], training=False))

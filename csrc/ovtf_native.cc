@@ -54,7 +54,7 @@ constexpr const char* kClusterOp = "OVTFCluster";
 // ---------------------------------------------------------------------------------------
 
 PyObject* g_rewriter = nullptr;         // (graph: bytes, fetch: list, preserve: list) -> bytes|None
-PyObject* g_cluster_factory = nullptr;  // (name, graph: bytes, tin, tout) -> handle
+PyObject* g_cluster_factory = nullptr;  // (name, graph: bytes, tin, tout, backend) -> handle
 std::unordered_map<int, PyObject*> g_numpy_dtypes;  // TF_DataType -> numpy dtype
 
 // Plugin optimizer settings, fixed when TensorFlow calls TF_InitGraph (process-wide).
@@ -366,8 +366,9 @@ void* create_cluster_kernel(TF_OpKernelConstruction* ctx) {
   auto* kernel = new ClusterKernel();
   auto status = new_status();
   kernel->name = get_string_attr(ctx, "cluster_name", status.get());
-  std::string graph;
+  std::string graph, backend;
   if (TF_GetCode(status.get()) == TF_OK) graph = get_string_attr(ctx, "cluster_graph", status.get());
+  if (TF_GetCode(status.get()) == TF_OK) backend = get_string_attr(ctx, "backend", status.get());
   if (TF_GetCode(status.get()) == TF_OK) kernel->input_types = get_type_list_attr(ctx, "Tin", status.get());
   if (TF_GetCode(status.get()) == TF_OK) kernel->output_types = get_type_list_attr(ctx, "Tout", status.get());
   if (TF_GetCode(status.get()) != TF_OK) {
@@ -385,7 +386,7 @@ void* create_cluster_kernel(TF_OpKernelConstruction* ctx) {
         std::vector<int> tin(kernel->input_types.begin(), kernel->input_types.end());
         std::vector<int> tout(kernel->output_types.begin(), kernel->output_types.end());
         py::object factory = py::reinterpret_borrow<py::object>(g_cluster_factory);
-        kernel->handle = factory(kernel->name, py::bytes(graph), tin, tout).release().ptr();
+        kernel->handle = factory(kernel->name, py::bytes(graph), tin, tout, backend).release().ptr();
       } catch (py::error_already_set& e) {
         error = e.what();
       }
@@ -550,6 +551,7 @@ void register_cluster_op() {
   TF_OpDefinitionBuilderAddAttr(op, "Tout: list(type) >= 0");
   TF_OpDefinitionBuilderAddAttr(op, "cluster_graph: string");
   TF_OpDefinitionBuilderAddAttr(op, "cluster_name: string");
+  TF_OpDefinitionBuilderAddAttr(op, "backend: string = ''");
   TF_OpDefinitionBuilderAddInput(op, "inputs: Tin");
   TF_OpDefinitionBuilderAddOutput(op, "outputs: Tout");
   // Stateful, or TF would constant-fold the cluster at optimization time.

@@ -28,6 +28,7 @@ from ovtf import backends as _backends  # noqa: E402
 from ovtf import config as _config  # noqa: E402
 from ovtf import counters as _counters  # noqa: E402
 
+_config.set_backend_resolver(_backends.canonical_name, _backends.list_backends)
 _config.load_environment()
 
 
@@ -55,7 +56,14 @@ def list_backends() -> list:
 
 
 def set_backend(name: str) -> None:
-    _config.update(backend=_config.parse_backend(name))
+    """Run clusters on `name` from now on. Each cluster runs on the backend it was
+    partitioned for, so TensorFlow is made to re-instantiate its functions: each tf.function
+    is partitioned again for the new backend at its next call. A TF1 Session that already
+    ran keeps its graph, and its backend."""
+    canonical = _config.parse_backend(name)
+    if canonical != _config.settings.backend:
+        _config.update(backend=canonical)
+        _hook.clear_function_cache()
 
 
 def get_backend() -> str:
@@ -74,10 +82,9 @@ def get_disabled_ops() -> list:
 
 
 def get_supported_ops(backend: str | None = None) -> list:
-    """Sorted op types the capability manager can place on `backend` (default: current)."""
-    from ovtf import ocm
+    """Sorted op types `backend` (default: the current one) can run."""
     name = _config.parse_backend(backend) if backend is not None else get_backend()
-    return ocm.supported_ops(name)
+    return _backends.get(name).operator_support().supported_ops()
 
 
 def set_min_cluster_size(size: int) -> None:
@@ -165,6 +172,6 @@ def reset_stats() -> None:
 
 # --- the hook ---------------------------------------------------------------------------
 
-from ovtf.runtime import bridge as _bridge  # noqa: E402
+from ovtf import hook as _hook  # noqa: E402
 
-_bridge.install()
+_hook.install()

@@ -6,7 +6,8 @@ where it enters: a bad one raises `ValueError` naming the value and what is acce
 from a call and (at import) from the environment.
 
 Knobs that depend on other packages (which backends exist, which op types TensorFlow knows)
-are validated through small hooks so that this module imports nothing heavy.
+are validated through functions handed in (`set_backend_resolver`, called by `import ovtf`
+before it reads the environment), so this module imports nothing of ovtf.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ DEFAULT_BACKEND = "CPU"
 # (OVTF_MIN_CLUSTER_SIZE) for graphs with small but heavy fragments.
 DEFAULT_MIN_CLUSTER_SIZE = 16
 
-# Cost placement (ovtf.runtime.cluster): time each (cluster, signature) on the device and in
+# Cost placement (ovtf.runtime.cost_placement): time each (cluster, signature) on the device and in
 # TensorFlow after warm-up, keep the faster. Default: see benchmarks/README.md.
 DEFAULT_COST_PLACEMENT = False
 
@@ -138,14 +139,26 @@ def parse_op_list(value, what: str = "disabled ops") -> frozenset:
     return frozenset(names)
 
 
+# (name -> canonical name or None, () -> names to list): the backend registry's answers,
+# handed in by the API layer so that this module imports nothing of ovtf.
+_backend_resolver = None
+
+
+def set_backend_resolver(canonical_name, list_backends) -> None:
+    global _backend_resolver
+    _backend_resolver = (canonical_name, list_backends)
+
+
 def parse_backend(value, what: str = "backend") -> str:
-    """Whatever `ovtf.backends.get` accepts: a listed backend, a registered one, or an
-    OpenVINO device string over present devices ("AUTO", "HETERO:GPU,CPU", "MULTI:CPU")."""
-    from ovtf import backends
-    canonical = backends.canonical_name(value) if isinstance(value, str) else None
+    """Whatever the backend registry accepts (`ovtf.backends.canonical_name`): a listed
+    backend, a registered one, or an OpenVINO device string over present devices."""
+    if _backend_resolver is None:
+        raise RuntimeError("ovtf.config: no backend resolver (import ovtf sets it)")
+    canonical_name, list_backends = _backend_resolver
+    canonical = canonical_name(value) if isinstance(value, str) else None
     if canonical is not None:
         return canonical
-    available = _available_backends()
+    available = list_backends()
     raise ValueError(
         f"{what}: backend {value!r} is not available; available: {', '.join(available) or 'none'}"
         " (or an OpenVINO device string over them, e.g. 'AUTO', 'HETERO:<dev>,<dev>', "
@@ -175,11 +188,6 @@ def parse_cache_dir(value, what: str = "cache dir") -> str | None:
 def _is_known_op(name: str) -> bool:
     from tensorflow.python.framework import op_def_registry
     return op_def_registry.get(name) is not None
-
-
-def _available_backends() -> list:
-    from ovtf import backends
-    return backends.list_backends()
 
 
 # --- environment ------------------------------------------------------------------------

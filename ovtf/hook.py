@@ -1,4 +1,6 @@
-"""Connects TensorFlow to ovtf: loads the native plugin once and answers its two callbacks.
+"""The composition root: connects TensorFlow to ovtf. Loads the native plugin once and
+answers its two callbacks, handing the partitioner the selected backend's operator support
+and the runtime the cluster's own backend.
 
 `install()` (called by `import ovtf`) registers the `OVTFCluster` op and kernel, points the
 native plugin at `on_graph` and `on_cluster`, loads the plugin into TensorFlow's grappler
@@ -8,7 +10,7 @@ of instantiated functions so graphs traced before `import ovtf` are rewritten to
   on_graph(graph_bytes, fetch, preserve) -> bytes | None
       grappler hands every graph here; None leaves it unchanged. Never raises: a failing
       rewrite leaves the graph to TensorFlow and logs one warning per graph.
-  on_cluster(name, graph_bytes, tin, tout) -> handle
+  on_cluster(name, graph_bytes, tin, tout, backend) -> handle
       the kernel's Python half (see `ovtf.runtime.cluster`).
 
 Both delegate to replaceable functions, `graph_rewriter` and `cluster_factory`; tests swap
@@ -23,39 +25,35 @@ import hashlib
 import logging
 import threading
 
-from ovtf import config, counters
+from ovtf import backends, config, counters, partitioner
+from ovtf.once import Once
+from ovtf.runtime import placement_log
+from ovtf.runtime.cluster import ClusterHandle
+from ovtf.runtime.device import DeviceCluster
+from ovtf.spec import ClusterSpec
 
 logger = logging.getLogger("ovtf")
 
 _install_lock = threading.Lock()
-_warned_graphs: set = set()
-_warned_lock = threading.Lock()
+_warned_graphs = Once()
 
 
 def default_graph_rewriter(graph_def, fetch: list, preserve: list):
-    """The real rewrite: mark, cluster, encapsulate. Returns a GraphDef or None."""
-    from ovtf import partitioner
-    from ovtf.runtime import placement_log
-
+    """The real rewrite: mark, cluster, encapsulate. Returns a GraphDef or None (unchanged)."""
     settings = config.settings
     result = partitioner.rewrite(
         graph_def, fetch, preserve,
-        backend=settings.backend,
+        support=backends.get(settings.backend).operator_support(),
         disabled_ops=settings.disabled_ops,
         min_cluster_size=settings.min_cluster_size,
     )
-    if result is None:
-        return None
-    placement_log.record(result.report)
+    placement_log.record(result.report)  # every graph, left alone or not
     return result.graph_def
 
 
-def default_cluster_factory(name: str, graph_bytes: bytes, tin: list, tout: list):
-    from ovtf.runtime.cluster import ClusterHandle
-    from ovtf.runtime.device import DeviceCluster
-    from ovtf.runtime.spec import ClusterSpec
-
-    spec = ClusterSpec.parse(name, graph_bytes, tin, tout)
+def default_cluster_factory(name: str, graph_bytes: bytes, tin: list, tout: list,
+                            backend: str = ""):
+    spec = ClusterSpec.parse(name, graph_bytes, tin, tout, backend)
     return ClusterHandle(spec, DeviceCluster(spec))
 
 
@@ -65,6 +63,7 @@ cluster_factory = default_cluster_factory
 
 def on_graph(graph_bytes: bytes, fetch: list, preserve: list):
     if not config.settings.enabled:
+        placement_log.record_disabled(graph_bytes)  # counted as left alone, reason "disabled"
         return None
     counters.increment("graphs_seen")
     graph_def = None
@@ -79,8 +78,8 @@ def on_graph(graph_bytes: bytes, fetch: list, preserve: list):
         return None
 
 
-def on_cluster(name: str, graph_bytes: bytes, tin: list, tout: list):
-    return cluster_factory(name, graph_bytes, tin, tout)
+def on_cluster(name: str, graph_bytes: bytes, tin: list, tout: list, backend: str = ""):
+    return cluster_factory(name, graph_bytes, tin, tout, backend)
 
 
 def _graph_identity(graph_def, graph_bytes: bytes, fetch) -> str:
@@ -93,11 +92,8 @@ def _graph_identity(graph_def, graph_bytes: bytes, fetch) -> str:
 
 
 def _warn_once(key: str, error: Exception) -> None:
-    key = f"{key}:{type(error).__name__}:{error}"
-    with _warned_lock:
-        if key in _warned_graphs:
-            return
-        _warned_graphs.add(key)
+    if not _warned_graphs.first(f"{key}:{type(error).__name__}:{error}"):
+        return
     logger.warning("ovtf could not rewrite a graph (left to TensorFlow): %s: %s",
                    type(error).__name__, error, exc_info=logger.isEnabledFor(logging.DEBUG))
 

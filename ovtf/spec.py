@@ -1,4 +1,5 @@
-"""The cluster contract: what an `OVTFCluster` node carries and how its subgraph is laid out.
+"""The cluster contract (shared by the partitioner, which writes it, and the runtime, which
+reads it; imports nothing of ovtf): what an `OVTFCluster` node carries and how its subgraph is laid out.
 
 The partitioner writes clusters in this form, the native kernel hands them to the runtime,
 and the importer and the TensorFlow fallback read them. The node is self-contained: nothing
@@ -8,6 +9,9 @@ in a process-global registry is needed to run a rewritten graph.
   Tin, Tout       list(type)   input / output dtypes, in order
   cluster_graph   string       serialized GraphDef of the subgraph (layout below)
   cluster_name    string       a readable, unique-per-graph name (logs, errors, stats)
+  backend         string       the backend the cluster was partitioned for; the runtime
+                               runs it there ('' in graphs from before this attr: the
+                               backend selected when the kernel is created)
 
 Subgraph layout:
   ovtf_arg_<i>    Placeholder  input i; attrs `dtype`, `shape` (what TF knew statically,
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 CLUSTER_OP = "OVTFCluster"
+BACKEND_ATTR = "backend"
 ARG_PREFIX = "ovtf_arg_"
 RET_PREFIX = "ovtf_ret_"
 VARIABLE_ATTR = "_ovtf_variable"
@@ -59,13 +64,15 @@ class ClusterSpec:
     outputs: tuple      # TensorSpec per output, in order (shape: what TF knew, may be None)
     op_types: tuple     # sorted op types of the compute nodes inside
     fingerprint: str    # sha256 of the serialized subgraph
+    backend: str = ""   # the backend it was partitioned for ('' when not recorded)
 
     @property
     def variable_inputs(self) -> tuple:
         return tuple(i for i, spec in enumerate(self.inputs) if spec.is_variable)
 
     @classmethod
-    def parse(cls, name: str, graph_bytes: bytes, tin=None, tout=None) -> "ClusterSpec":
+    def parse(cls, name: str, graph_bytes: bytes, tin=None, tout=None,
+              backend: str = "") -> "ClusterSpec":
         from tensorflow.core.framework import graph_pb2
         from tensorflow.python.framework import dtypes
 
@@ -100,6 +107,7 @@ class ClusterSpec:
             outputs=tuple(outputs),
             op_types=tuple(op_types),
             fingerprint=hashlib.sha256(graph_bytes).hexdigest(),
+            backend=backend,
         )
 
 

@@ -1,7 +1,7 @@
 """Test-only stand-ins that drive the native bridge without the partitioner or OpenVINO.
 
 `chain_rewriter` wraps each chain of elementwise ops into one `OVTFCluster` (laid out as in
-`ovtf.runtime.spec`), and `NumpyDevice` executes such clusters with numpy. `FAIL` switches
+`ovtf.spec`), and `NumpyDevice` executes such clusters with numpy. `FAIL` switches
 the device into asking for TensorFlow fallback. `use_test_bridge()` installs both.
 """
 
@@ -13,10 +13,10 @@ import threading
 import numpy as np
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
-from ovtf.runtime import bridge
+from ovtf import hook as bridge
 from ovtf.runtime.cluster import ClusterHandle
-from ovtf.runtime.errors import ClusterFailure
-from ovtf.runtime.spec import (CLUSTER_OP, FALLBACK_ATTR, ClusterSpec, arg_name, ret_name)
+from ovtf.backends import BackendError
+from ovtf.spec import (CLUSTER_OP, FALLBACK_ATTR, ClusterSpec, arg_name, ret_name)
 
 UNARY = {
     "Exp": np.exp, "Tanh": np.tanh, "Neg": np.negative, "Relu": lambda x: np.maximum(x, 0),
@@ -30,7 +30,7 @@ class Switches:
     """What the numpy device does; tests flip these."""
 
     def __init__(self):
-        self.fail = False            # raise ClusterFailure("run") -> TensorFlow fallback
+        self.fail = False            # raise BackendError("run") -> TensorFlow fallback
         self.device_calls = 0
         self.lock = threading.Lock()
 
@@ -157,7 +157,7 @@ class NumpyDevice:
         with SWITCHES.lock:
             SWITCHES.device_calls += 1
         if SWITCHES.fail:
-            raise ClusterFailure("run", "numpy device told to fail")
+            raise BackendError("run", "numpy device told to fail")
         values = {arg_name(i): array for i, array in enumerate(inputs)}
         for node in self.order:
             args = [values[_node_of(name)] for name in _data_inputs(node)]
@@ -171,7 +171,7 @@ class NumpyDevice:
         np.copyto(outputs.allocate(0, result.shape), result)
 
 
-def numpy_cluster_factory(name, graph_bytes, tin, tout):
+def numpy_cluster_factory(name, graph_bytes, tin, tout, backend=""):
     spec = ClusterSpec.parse(name, graph_bytes, tin, tout)
     return ClusterHandle(spec, NumpyDevice(spec))
 

@@ -85,8 +85,12 @@ def test_register_validates(registered):
         backends.get("NOT-A-BACKEND")
 
 
-def test_default_narrowing_is_identity():
-    assert Failing("run").narrow_supported_ops({"Conv2D", "Relu"}) == {"Conv2D", "Relu"}
+def test_default_support_is_the_openvino_registry(registered):
+    registered("DEFAULT-SUPPORT", lambda: Failing("run"))
+    support = backends.get("DEFAULT-SUPPORT").operator_support()
+    assert support.supported_ops() == backends.get("CPU").operator_support().supported_ops()
+    assert {"Conv2D", "Relu"} <= set(support.supported_ops())
+    assert support.target == "DEFAULT-SUPPORT"   # what the partitioner writes on its clusters
 
 
 def _spec():

@@ -15,8 +15,8 @@ import tensorflow as tf
 
 import ovtf
 from ovtf import _native
-from ovtf.runtime import bridge
-from ovtf.runtime.spec import FALLBACK_ATTR
+from ovtf import hook as bridge
+from ovtf.spec import FALLBACK_ATTR
 
 import bridge_testing
 from bridge_testing import chain_rewriter, use_test_bridge
@@ -110,7 +110,7 @@ def test_python_error_becomes_tf_error_naming_the_cluster():
     class Broken(Exception):
         pass
 
-    def broken_factory(name, graph_bytes, tin, tout):
+    def broken_factory(name, graph_bytes, tin, tout, backend=""):
         handle = bridge_testing.numpy_cluster_factory(name, graph_bytes, tin, tout)
 
         def run(inputs, outputs):
@@ -215,7 +215,7 @@ def test_graph_built_before_import_is_rewritten(fresh_process):
         x = np.ones((2, 2), np.float32)
         before = f(x).numpy()              # traced and instantiated before ovtf exists
         import ovtf
-        from ovtf.runtime import bridge
+        from ovtf import hook as bridge
         import bridge_testing
         with bridge.override(graph_rewriter=bridge_testing.chain_rewriter,
                              cluster_factory=bridge_testing.numpy_cluster_factory):

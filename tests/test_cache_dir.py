@@ -26,7 +26,7 @@ ov = pytest.importorskip("openvino")
 import ovtf  # noqa: E402
 from ovtf import counters  # noqa: E402
 from ovtf.runtime import device as device_module  # noqa: E402
-from ovtf.runtime import disk_cache  # noqa: E402
+from ovtf.backends import disk_cache  # noqa: E402
 from ovtf.runtime.device import DeviceCluster  # noqa: E402
 from test_importer import ListSink, assert_close, make_spec, rand, run_tf  # noqa: E402
 

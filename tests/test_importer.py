@@ -9,9 +9,13 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 ov = pytest.importorskip("openvino")
 
-from ovtf.importer import ImportFailure, compile_time_inputs, import_cluster  # noqa: E402
-from ovtf.importer.fused import decomposable, decompose_graph  # noqa: E402
-from ovtf.runtime.spec import ClusterSpec  # noqa: E402
+from ovtf.importer import ImportFailure, import_cluster  # noqa: E402
+from ovtf.importer.lowering import lower_graph as decompose_graph  # noqa: E402
+from ovtf.ocm import TableSupport  # noqa: E402
+from ovtf.ocm.fused_ops import decomposable  # noqa: E402
+
+compile_time_inputs = TableSupport().compile_time_inputs
+from ovtf.spec import ClusterSpec  # noqa: E402
 
 
 # --- helpers shared with test_backends.py / test_device.py -----------------------------------

@@ -7,7 +7,10 @@ import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
 import ovtf.ocm as ocm
-from ovtf.ocm import marker
+from ovtf import backends
+from ovtf.ocm import marker, rules
+
+CPU = backends.get("CPU").operator_support()
 
 F32 = tf.float32.as_datatype_enum
 
@@ -50,7 +53,7 @@ GRAPH.node[-2].device = "/job:localhost/replica:0/task:0/device:GPU:0"
     ("enter", "CONTROL_FLOW"), ("gpu_tanh", "DEVICE"), ("kept", "PRESERVED"), ("x", "BOUNDARY"),
 ])
 def test_reason_codes(node, reason):
-    marks = ocm.mark(GRAPH, "CPU", {"kept"}, frozenset({"Sin"}))
+    marks = ocm.mark(GRAPH, CPU, {"kept"}, frozenset({"Sin"}))
     assert set(marks) == {n.name for n in GRAPH.node}
     assert marks[node].supported == (reason is None)
     assert marks[node].reason == reason
@@ -59,7 +62,7 @@ def test_reason_codes(node, reason):
 
 
 def test_supported_ops_match_table_and_capabilities():
-    ops = ocm.supported_ops("CPU")
+    ops = CPU.supported_ops()
     assert ops == sorted(ops) and len(ops) == len(set(ops))
     conv = ocm.get_capability("Conv2D")
     assert tf.float32.as_datatype_enum in conv.dtypes["T"]
@@ -68,34 +71,38 @@ def test_supported_ops_match_table_and_capabilities():
     assert ocm.get_capability("Lgamma") is None
 
 
-def test_backend_narrowing(monkeypatch):
-    from ovtf import backends
+def test_backend_narrowing():
+    """A device narrows its family's table by chaining rules: by op type and by dtype."""
+    narrow = ocm.chain(ocm.TableSupport(), rules.OpTypes(set(CPU.op_types()) - {"Relu"}),
+                       rules.Dtypes(allowed={F32}), target="NARROW")
+    assert "Relu" not in narrow.supported_ops() and "Sin" in narrow.supported_ops()
+    graph_def = _graph(("x", "Placeholder", [], {"dtype": tf.float16.as_datatype_enum}),
+                       ("relu", "Relu", ["x"], {"T": F32}),
+                       ("sin", "Sin", ["x"], {"T": tf.float16.as_datatype_enum}),
+                       ("cos", "Cos", ["x"], {"T": F32}))
+    marks = ocm.mark(graph_def, narrow, set(), frozenset())
+    assert marks["relu"].reason == "UNSUPPORTED_OP"
+    assert marks["sin"].reason == "DTYPE"
+    assert marks["cos"].supported
 
-    class Narrow:
-        supported_dtypes = ("float32",)
 
-        def narrow_supported_ops(self, ops):
-            return {op for op in ops if op != "Relu"}
-
-    monkeypatch.setattr(backends, "get", lambda name: Narrow())
-    monkeypatch.setattr(ocm, "_narrowed", {})
-    try:
-        assert "Relu" not in ocm.supported_ops("NARROW")
-        graph_def = _graph(("x", "Placeholder", [], {"dtype": tf.float16.as_datatype_enum}),
-                           ("relu", "Relu", ["x"], {"T": F32}),
-                           ("sin", "Sin", ["x"], {"T": tf.float16.as_datatype_enum}),
-                           ("cos", "Cos", ["x"], {"T": F32}))
-        marks = ocm.mark(graph_def, "NARROW", set(), frozenset())
-        assert marks["relu"].reason == "UNSUPPORTED_OP"
-        assert marks["sin"].reason == "DTYPE"
-        assert marks["cos"].supported
-    finally:
-        monkeypatch.undo()
-        ocm._narrowed.clear()
+def test_narrowing_by_attribute_and_shape():
+    no_nchw = ocm.chain(ocm.TableSupport(), rules.AttrValues("BiasAdd", "data_format", [b"NCHW"]))
+    graph_def = _graph(("x", "Placeholder", [], {"dtype": F32}),
+                       ("nchw", "BiasAdd", ["x", "x"], {"T": F32, "data_format": b"NCHW"}),
+                       ("nhwc", "BiasAdd", ["x", "x"], {"T": F32, "data_format": b"NHWC"}))
+    marks = ocm.mark(graph_def, no_nchw, set(), frozenset())
+    assert marks["nchw"].reason == "ATTR" and "data_format=NCHW" in marks["nchw"].detail
+    assert marks["nhwc"].supported
+    static = ocm.chain(ocm.TableSupport(), rules.StaticShapes())
+    assert static.judge_cluster([(F32, (2, 3), True), (F32, None, True)]) is None
+    assert "dynamic shape ([?, 3])" in static.judge_cluster([(F32, (2, 3), False), (F32, (-1, 3), False)])
+    assert "unknown rank" in static.judge_cluster([(F32, None, False)])
+    assert CPU.judge_cluster([(F32, (-1, 3), False)]) is None
 
 
 def test_reason_constants_are_documented():
     for code in ("UNSUPPORTED_OP", "DTYPE", "ATTR", "DISABLED", "CONTROL_FLOW", "STATEFUL",
                  "PRESERVED", "DEVICE", "BOUNDARY", "OVTF"):
         assert getattr(marker, code) == code
-        assert code in marker.__doc__
+        assert code in marker.__doc__ or code == "OVTF" and "already an ovtf cluster" in marker.__doc__

@@ -1,9 +1,9 @@
 """Every capability-table entry converts with OpenVINO's TensorFlow frontend.
 
-For each op type `ovtf.ocm.supported_ops("CPU")` returns, a minimal graph from
+For each op type the CPU backend supports, a minimal graph from
 `tests/graphs/op_examples.py` is converted with `openvino.convert_model` (the .pb path, so the
 frontend reads the GraphDef itself, as the importer does) and compiled for CPU. Fused oneDNN
-ops are first split by the importer's `decompose_graph`, exactly as the importer does.
+ops are first split by their entries' `lower`, exactly as the importer does.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from graphs import op_examples  # noqa: E402
 
 ov = pytest.importorskip("openvino")
 
-SUPPORTED = ocm.supported_ops("CPU")
+SUPPORTED = ocm.TableSupport().supported_ops()
 
 
 def _convert(graph_def):
@@ -50,7 +50,7 @@ def test_entry_converts(op):
 
 @pytest.mark.parametrize("op", [op for op in SUPPORTED if op.startswith("_")])
 def test_fused_entry_converts_after_decomposition(op):
-    from ovtf.importer.fused import decompose_graph
+    from ovtf.importer.lowering import lower_graph as decompose_graph
     graph_def, _ = op_examples.fused_example(op)
     node = next(node for node in graph_def.node if node.name == "out")
     assert ocm.mark(graph_def, "CPU", set(), frozenset())["out"].supported

@@ -26,7 +26,8 @@ import pytest
 import tensorflow as tf
 
 import ovtf
-from ovtf.runtime import bridge, placement_log
+from ovtf import hook as bridge
+from ovtf.runtime import placement_log
 
 raw = tf.raw_ops
 RNG = np.random.default_rng(20240601)

@@ -16,10 +16,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ovtf import partitioner
 from ovtf.partitioner.graph import GraphView
-from ovtf.runtime import spec
+from ovtf import spec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graphs import simulate  # noqa: E402
+from graphs.mock_support import MockSupport  # noqa: E402
+
+SUPPORT = MockSupport(unsupported=("Lgamma", "Atan2"))
 
 SUPPORTED_UNARY = ("Relu", "Sin", "Tanh", "Neg")
 UNSUPPORTED_UNARY = ("Lgamma",)
@@ -67,8 +70,8 @@ def test_random_dags(case):
     nodes, fetch_ids, min_size = case
     graph_def = _build(nodes)
     fetch = [f"n{i}" for i in fetch_ids]
-    result = partitioner.rewrite(graph_def, fetch, [], backend="CPU", min_cluster_size=min_size)
-    if result is None:
+    result = partitioner.rewrite(graph_def, fetch, [], support=SUPPORT, min_cluster_size=min_size)
+    if result.graph_def is None:
         return
     report = result.report
     marked = {n.name for n in graph_def.node if n.op in ("Relu", "Sin", "Tanh", "Neg", "AddV2")}
@@ -89,5 +92,5 @@ def test_random_dags(case):
     actual = simulate.run(simulate.inline_clusters(result.graph_def), fetch, feeds)
     for want, got in zip(expected, actual):
         np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
-    assert partitioner.rewrite(result.graph_def, fetch, [], backend="CPU",
-                               min_cluster_size=min_size) is None
+    assert partitioner.rewrite(result.graph_def, fetch, [], support=SUPPORT,
+                               min_cluster_size=min_size).graph_def is None

@@ -3,7 +3,8 @@
 Every case builds a TF1 graph, rewrites it, checks the clusters (as sets of member names)
 and the reasons, then proves the rewrite is semantically right by inlining the clusters
 again (tests/graphs/simulate.py) and comparing with the original graph in a TF Session.
-`Lgamma` stands for "an op OpenVINO can't run" (it has no capability entry).
+The partitioner is handed a hand-written support (`graphs/mock_support.py`): every op but
+`Lgamma` is supported, Reshape/ReverseV2 have static inputs; nothing depends on OpenVINO.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import pytest
 import tensorflow as tf
 
 from ovtf import partitioner
-from ovtf.runtime import spec
+from ovtf import spec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graphs import simulate  # noqa: E402
+from graphs.mock_support import MockSupport  # noqa: E402
+
+SUPPORT = MockSupport()
 
 raw = tf.raw_ops
 rng = np.random.default_rng(0)
@@ -56,7 +60,7 @@ def _clusters(result):
 
 
 def _rewrite(graph_def, fetch, min_size=1, **kwargs):
-    return partitioner.rewrite(graph_def, fetch, [], backend="CPU", min_cluster_size=min_size,
+    return partitioner.rewrite(graph_def, fetch, [], support=SUPPORT, min_cluster_size=min_size,
                                disabled_ops=frozenset(kwargs.pop("disabled", ())), **kwargs)
 
 
@@ -171,7 +175,7 @@ def test_partition_case(name, build, fetch, expected, kwargs):
     _check_structure(result)
     _same_results(graph_def, result, fetch)
     # the optimizer runs twice per graph: the second call leaves the rewritten graph alone
-    assert _rewrite(result.graph_def, fetch, **dict(kwargs)) is None
+    assert _rewrite(result.graph_def, fetch, **dict(kwargs)).graph_def is None
 
 
 def test_cycle_edge_reason_and_summary():
@@ -208,8 +212,8 @@ def test_reasons_fetched_disabled_static_and_small():
 
 def test_min_size_leaves_graph_unchanged_but_explains():
     graph_def = _graph(chain)
-    assert _rewrite(graph_def, ["out"], min_size=4) is None
-    report = partitioner.explain(graph_def, ["out"], [], backend="CPU", min_cluster_size=4)
+    assert _rewrite(graph_def, ["out"], min_size=4).graph_def is None
+    report = partitioner.explain(graph_def, ["out"], [], support=SUPPORT, min_cluster_size=4)
     assert report.ops_clustered == 0 and report.reasons["CLUSTER_TOO_SMALL"] == 3
 
 
@@ -281,7 +285,7 @@ def test_devices_never_mix():
 def test_already_rewritten_or_fallback_graph_is_left_alone():
     graph_def = _graph(chain)
     graph_def.node[1].attr[spec.FALLBACK_ATTR].b = True
-    assert _rewrite(graph_def, ["out"]) is None
+    assert _rewrite(graph_def, ["out"]).graph_def is None
 
 
 # --- control flow (TF1-style lowered frames, as grappler hands them to ovtf) ---------------

@@ -1,13 +1,17 @@
 """Backends: where clusters are compiled and run. A small, public interface.
 
     from ovtf import backends
-    backends.list_backends()          # ['CPU', ...]: OpenVINO devices here + registered ones
+    backends.list_backends()          # ['CPU', ...]: what every backend family offers here
     backend = backends.get("CPU")     # one cached instance per name
+    support = backend.operator_support()   # what it can run (ovtf.ocm.OperatorSupport)
     executable = backend.compile(spec, input_shapes, constants, precision)
     executable.run(inputs, outputs)   # outputs.allocate(i, shape) -> writable numpy array
 
-A backend compiles one cluster (`ovtf.runtime.spec.ClusterSpec`) for one input signature
-into an `Executable`:
+A backend says what it can run with one operator-support object (`operator_support()`, by
+default the OpenVINO registry: `ovtf.ocm.TableSupport`); the partitioner is handed that
+object, and each cluster it writes records the backend's name, so the runtime compiles it
+here. A backend compiles one cluster (`ovtf.spec.ClusterSpec`) for one input signature into
+an `Executable`:
 
 * `input_shapes`: a static shape per cluster input, in order;
 * `constants`: {input index: numpy array} whose values are baked into the executable (the
@@ -20,7 +24,7 @@ TensorFlow-allocated array. It must copy into that array: a device buffer handed
 TensorFlow would be overwritten by the next run. `run` may be called from several threads
 at once.
 
-Failures: raise `BackendError(stage, message)` with stage "import", "compile" or "run" (any
+Failures: raise `BackendError(stage, cause)` with stage "import", "compile" or "run" (any
 other exception from `compile` counts as a compile failure, from `run` as a run failure);
 the runtime then runs the cluster in TensorFlow.
 
@@ -31,34 +35,48 @@ Adding a backend (a user, or a test injecting failures):
             raise backends.BackendError("compile", "injected")
     backends.register("FLAKY", Flaky)    # factory() -> Backend; then ovtf.set_backend("FLAKY")
 
-Names: OpenVINO devices present on this machine ("CPU", "GPU", "GPU.1", "NPU"), and device
-strings built from them that OpenVINO understands: "AUTO", "AUTO:GPU,CPU",
-"HETERO:GPU,CPU", "MULTI:GPU,CPU" (accepted by `get`/`is_available` when every device named
-exists; `list_backends` lists the plain devices, plus one HETERO and one MULTI combination
-of all of them when there are several). Running one batch split over several devices is a
-later step: it will be another Backend whose executables own one sub-executable per device.
+Names: each backend family owns its grammar (`BackendFamily.canonical_name`); `get` asks the
+names registered with `register` first, then every family. The built-in family is
+OpenVINO's (`ovtf.backends.openvino_backend`): its devices on this machine ("CPU", "GPU",
+"GPU.1", "NPU") and device strings over them ("AUTO", "AUTO:GPU,CPU", "HETERO:GPU,CPU",
+"MULTI:GPU,CPU").
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 
-from ovtf.runtime.errors import STAGES
-
-__all__ = ["Backend", "Executable", "BackendError", "register", "unregister", "list_backends",
-           "get", "is_available", "canonical_name"]
+__all__ = ["Backend", "BackendFamily", "Executable", "BackendError", "STAGES", "register",
+           "unregister", "register_family", "list_backends", "get", "is_available",
+           "canonical_name"]
 
 logger = logging.getLogger("ovtf")
 
-class BackendError(RuntimeError):
-    """A backend could not import, compile or run a cluster."""
+STAGES = ("import", "compile", "run")
+# Families that ship with ovtf, loaded on first use (module path; each calls register_family).
+BUILTIN_FAMILIES = ("ovtf.backends.openvino_backend",)
 
-    def __init__(self, stage: str, message):
+
+class BackendError(RuntimeError):
+    """A backend could not import, compile or run a cluster for one input signature."""
+
+    def __init__(self, stage: str, cause):
         if stage not in STAGES:
             raise ValueError(f"unknown backend failure stage {stage!r}; expected one of {STAGES}")
         self.stage = stage
-        super().__init__(str(message))
+        self.cause = cause
+        super().__init__(_describe(cause))
+
+
+def _describe(cause) -> str:
+    if isinstance(cause, BackendError):
+        return str(cause)
+    if isinstance(cause, BaseException):
+        text = str(cause).strip()
+        return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    return str(cause)
 
 
 class Executable:
@@ -76,9 +94,13 @@ class Backend:
     def compile(self, spec, input_shapes, constants, precision) -> Executable:
         raise NotImplementedError
 
-    def narrow_supported_ops(self, ops: set) -> set:
-        """Op types (from the capability table's candidates) this backend really supports."""
-        return set(ops)
+    def operator_support(self):
+        """What this backend can run: by default the whole OpenVINO registry. Cached."""
+        support = self.__dict__.get("_support")
+        if support is None:
+            from ovtf.ocm import TableSupport
+            support = self.__dict__["_support"] = TableSupport(target=self.name)
+        return support
 
     def weights_as_constants(self) -> bool:
         """Whether baking variable inputs in as constants pays off on this backend."""
@@ -88,10 +110,26 @@ class Backend:
         return f"<{type(self).__name__} {self.name}>"
 
 
+class BackendFamily:
+    """A kind of backend with its own name grammar (e.g. OpenVINO's device strings)."""
+
+    def canonical_name(self, name: str) -> str | None:
+        """The spelling of `name` this family accepts, or None when it is not one of its own."""
+        raise NotImplementedError
+
+    def names(self) -> list:
+        """Names to list for this machine."""
+        return []
+
+    def create(self, canonical: str) -> Backend:
+        raise NotImplementedError
+
+
 _lock = threading.RLock()
 _factories: dict = {}      # upper-case name -> (display name, factory)
 _instances: dict = {}      # upper-case name -> Backend
-_devices = None            # cached ov.Core().available_devices
+_families: list = []
+_builtins_loaded = False
 
 
 def register(name: str, factory) -> None:
@@ -113,28 +151,30 @@ def unregister(name: str) -> None:
         _instances.pop(key, None)
 
 
-def _openvino_devices() -> list:
-    global _devices
+def register_family(family: BackendFamily) -> None:
     with _lock:
-        if _devices is None:
-            try:
-                from ovtf.backends.openvino_backend import core
-                _devices = list(core().available_devices)
-            except Exception as error:  # OpenVINO missing or broken: still list registered ones
-                logger.warning("ovtf: OpenVINO devices unavailable: %s", error)
-                _devices = []
-        return list(_devices)
+        if family not in _families:
+            _families.append(family)
+
+
+def families() -> list:
+    global _builtins_loaded
+    with _lock:
+        if not _builtins_loaded:
+            _builtins_loaded = True
+            for module in BUILTIN_FAMILIES:
+                importlib.import_module(module)
+        return list(_families)
 
 
 def list_backends() -> list:
-    """Backend names usable on this machine: OpenVINO devices, combinations, registered."""
-    devices = _openvino_devices()
-    names = list(devices)
-    if len(devices) > 1:
-        names += [f"HETERO:{','.join(devices)}", f"MULTI:{','.join(devices)}"]
+    """Backend names usable on this machine: every family's, then the registered ones."""
+    names = []
+    for family in families():
+        names += [name for name in family.names() if name not in names]
     with _lock:
-        names += [display for key, (display, _) in _factories.items()
-                  if key not in {name.upper() for name in names}]
+        upper = {name.upper() for name in names}
+        names += [display for key, (display, _) in _factories.items() if key not in upper]
     return names
 
 
@@ -142,22 +182,14 @@ def canonical_name(name: str) -> str | None:
     """The spelling `get` uses for `name`, or None when it is not available here."""
     if not isinstance(name, str):
         return None
-    text = name.strip()
-    key = text.upper()
+    key = name.strip().upper()
     with _lock:
         if key in _factories:
             return _factories[key][0]
-    devices = _openvino_devices()
-    by_upper = {device.upper(): device for device in devices}
-    if key in by_upper:
-        return by_upper[key]
-    prefix, _, rest = key.partition(":")
-    if prefix in ("AUTO", "HETERO", "MULTI") and devices:
-        if prefix == "AUTO" and not rest:
-            return "AUTO"
-        parts = [part.strip() for part in rest.split(",") if part.strip()]
-        if parts and all(part in by_upper for part in parts):
-            return f"{prefix}:{','.join(by_upper[part] for part in parts)}"
+    for family in families():
+        canonical = family.canonical_name(name.strip())
+        if canonical is not None:
+            return canonical
     return None
 
 
@@ -184,7 +216,7 @@ def get(name: str) -> Backend:
             if getattr(backend, "name", "?") == "?":
                 backend.name = canonical
         else:
-            from ovtf.backends.openvino_backend import OpenVINOBackend
-            backend = OpenVINOBackend(canonical)
+            family = next(f for f in families() if f.canonical_name(canonical) == canonical)
+            backend = family.create(canonical)
         _instances[key] = backend
         return backend

@@ -1,6 +1,6 @@
-"""ovtf's on-disk cache of compiled clusters (`set_cache_dir` / `OVTF_CACHE_DIR`).
+"""The OpenVINO backend's on-disk cache of compiled clusters (`set_cache_dir` / `OVTF_CACHE_DIR`).
 
-    cache = disk_cache.current()          # None when no cache dir is set
+    cache = disk_cache.open_cache(directory)   # None for no directory
     key = disk_cache.make_key(parts, arrays)
     payload = cache.load(key)             # bytes, or None (missing, damaged, unreadable)
     cache.store(key, payload)             # never raises
@@ -20,7 +20,7 @@ Robustness:
   process keeps working with in-memory compilation only (reads are still tried);
 * a key covers everything the compiled result depends on: the caller passes the cluster
   fingerprint, shapes, baked-in values, precision, device and config; this module adds the
-  OpenVINO and ovtf versions and a digest of the importer/backend sources, so a code change
+  OpenVINO version and a digest of the registry/importer/backend sources, so a code change
   never loads a blob built by other code.
 """
 
@@ -33,8 +33,6 @@ import os
 import struct
 import tempfile
 import threading
-
-from ovtf import config
 
 logger = logging.getLogger("ovtf")
 
@@ -129,9 +127,8 @@ def _check(data: bytes):
     return None
 
 
-def current():
-    """The DiskCache for the configured cache dir, or None when there is none."""
-    directory = config.settings.cache_dir
+def open_cache(directory):
+    """The DiskCache for `directory` (one per directory), or None when it is None or ''."""
     if not directory:
         return None
     with _lock:
@@ -184,12 +181,12 @@ def _code_version() -> str:
     if _code_digest is None:
         import openvino
 
-        import ovtf
         digest = hashlib.sha256()
-        digest.update(f"{ovtf.__version__}|{openvino.__version__}".encode())
-        root = os.path.dirname(os.path.abspath(ovtf.__file__))
-        # what turns a cluster into a compiled model: the importer and the backends
-        for pattern in ("importer/*.py", "backends/*.py"):
+        digest.update(openvino.__version__.encode())
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the ovtf package
+        # what turns a cluster into a compiled model: the registry (its lowerings), the
+        # importer and the backends
+        for pattern in ("ocm/*.py", "importer/*.py", "backends/*.py", "spec.py"):
             for path in sorted(glob.glob(os.path.join(root, pattern))):
                 with open(path, "rb") as file:
                     digest.update(file.read())

@@ -1,5 +1,12 @@
-"""The OpenVINO backend: import a cluster with ovtf.importer, compile it on an OpenVINO
-device (CPU here; any device string OpenVINO accepts), run it from any thread.
+"""The OpenVINO backend family: its device-name grammar, and the backend that imports a
+cluster with ovtf.importer, compiles it on an OpenVINO device (CPU here; any device string
+OpenVINO accepts) and runs it from any thread.
+
+Names (`OpenVINOFamily`): the devices OpenVINO lists on this machine ("CPU", "GPU", "GPU.1",
+"NPU"; case-insensitive) and device strings over them: "AUTO", "AUTO:<dev>,...",
+"HETERO:<dev>,...", "MULTI:<dev>,..." (accepted when every device named exists). Listed:
+the devices, plus one HETERO and one MULTI combination of all of them when there are
+several. What a backend can run: the whole OpenVINO registry (`ovtf.ocm.TableSupport`).
 
 Choices, with the measurements behind them (2-core AMD EPYC with AVX-512 BF16, shared
 with other work, so medians of interleaved runs; MobileNetV2 unless said otherwise):
@@ -20,7 +27,7 @@ with other work, so medians of interleaved runs; MobileNetV2 unless said otherwi
   hop for nothing. Overhead of the whole run() path over a bare `request.infer` on the same
   compiled model: not measurable (6.64 vs 6.64 ms median).
 * OVTF_CACHE_DIR / set_cache_dir: ovtf's own checksummed disk cache
-  (`ovtf.runtime.disk_cache`) of `compiled.export_model()` blobs, loaded with
+  (`ovtf.backends.disk_cache`) of `compiled.export_model()` blobs, loaded with
   `core.import_model`, so a second process skips conversion and compilation
   (`loaded_from_cache` tells the runtime). Not OpenVINO's CACHE_DIR: OpenVINO 2026.4 imports
   a blob with damaged bytes in its body without noticing and computes wrong numbers; ovtf
@@ -37,8 +44,9 @@ import threading
 
 import numpy as np
 
-from ovtf.backends import Backend, BackendError, Executable
-from ovtf.importer.memory import shareable
+from ovtf import config
+from ovtf.backends import Backend, BackendError, BackendFamily, Executable, register_family
+from ovtf.importer import ImportFailure, import_cluster, shareable
 
 logger = logging.getLogger("ovtf")
 
@@ -59,6 +67,51 @@ def core():
         return _core
 
 
+_COMPOSITE = ("AUTO", "HETERO", "MULTI")
+
+
+class OpenVINOFamily(BackendFamily):
+    def __init__(self):
+        self._devices = None
+        self._lock = threading.Lock()
+
+    def devices(self) -> list:
+        """`ov.Core().available_devices`, read once (an empty list when OpenVINO is broken)."""
+        with self._lock:
+            if self._devices is None:
+                try:
+                    self._devices = list(core().available_devices)
+                except Exception as error:  # still list the registered backends
+                    logger.warning("ovtf: OpenVINO devices unavailable: %s", error)
+                    self._devices = []
+            return list(self._devices)
+
+    def names(self) -> list:
+        devices = self.devices()
+        names = list(devices)
+        if len(devices) > 1:
+            names += [f"HETERO:{','.join(devices)}", f"MULTI:{','.join(devices)}"]
+        return names
+
+    def canonical_name(self, name: str) -> str | None:
+        devices = self.devices()
+        by_upper = {device.upper(): device for device in devices}
+        key = name.strip().upper()
+        if key in by_upper:
+            return by_upper[key]
+        prefix, _, rest = key.partition(":")
+        if prefix in _COMPOSITE and devices:
+            if prefix == "AUTO" and not rest:
+                return "AUTO"
+            parts = [part.strip() for part in rest.split(",") if part.strip()]
+            if parts and all(part in by_upper for part in parts):
+                return f"{prefix}:{','.join(by_upper[part] for part in parts)}"
+        return None
+
+    def create(self, canonical: str) -> Backend:
+        return OpenVINOBackend(canonical)
+
+
 class OpenVINOBackend(Backend):
     def __init__(self, device: str = "CPU", performance_hint: str = DEFAULT_PERFORMANCE_HINT,
                  extra_config: dict | None = None):
@@ -68,13 +121,12 @@ class OpenVINOBackend(Backend):
         self.extra_config = dict(extra_config or {})
 
     def compile_config(self, precision: str) -> dict:
-        from ovtf import config
         if precision not in _PRECISION_HINTS:
             raise BackendError("compile", f"unknown precision {precision!r}")
         settings = {"PERFORMANCE_HINT": self.performance_hint}
         hint = {"INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision]}
         prefix, _, members = self.device.partition(":")
-        if prefix in ("HETERO", "MULTI", "AUTO"):
+        if prefix in _COMPOSITE:
             # composite devices: the precision belongs to each member device
             names = [m for m in members.split(",") if m] or list(core().available_devices)
             settings["DEVICE_PROPERTIES"] = {name: dict(hint) for name in names}
@@ -84,11 +136,10 @@ class OpenVINOBackend(Backend):
         return settings
 
     def compile(self, spec, input_shapes, constants, precision) -> Executable:
-        from ovtf.importer import ImportFailure, import_cluster
-        from ovtf.runtime import disk_cache
+        from ovtf.backends import disk_cache
 
         settings = self.compile_config(precision)
-        cache = disk_cache.current() if self._exportable else None
+        cache = disk_cache.open_cache(config.settings.cache_dir) if self._exportable else None
         key = None
         if cache is not None:
             key = disk_cache.make_key(
@@ -194,3 +245,6 @@ class OpenVINOExecutable(Executable):
             raise BackendError("run", f"cluster {self.name}: {error}") from error
         finally:
             self._release(request)
+
+
+register_family(OpenVINOFamily())

@@ -15,12 +15,10 @@ behind `ov.convert_model`), driven explicitly so that:
 * inputs listed in `constants` (weights, compile-time shape arguments) become Constants that
   share the caller's numpy memory, so OpenVINO can fold and pre-pack them.
 
-TF-internal fused ops that grappler's remapper produces with oneDNN on (`_FusedConv2D`,
-`_FusedMatMul`, `_FusedDepthwiseConv2dNative`, `_FusedBatchNormEx`, `_MklSwish`,
-`_MklLayerNorm`, ...) have no conversion rule in the frontend (OpenVINO 2026.4). Instead of
-writing ConversionExtensions that would re-implement convolution layouts and paddings, they
-are split back into their public ops at GraphDef level (`ovtf.importer.fused`) before the
-frontend runs; OpenVINO re-fuses them for its own kernels.
+Before the frontend runs, each node is lowered by its registry entry's `lower`, if it has
+one (`ovtf.importer.lowering`): TF-internal fused ops that grappler's remapper produces with
+oneDNN on (`_FusedConv2D`, `_FusedMatMul`, ...) have no conversion rule in the frontend
+(OpenVINO 2026.4) and are split back into public ops (`ovtf.ocm.fused_ops`).
 
 Decision: TF's remapper stays ON (ovtf does not switch it off in TP_OptimizerConfigs).
 Measured in one process, interleaved, 2-core AMD EPYC, TF 2.21 / OpenVINO 2026.4:
@@ -37,8 +35,7 @@ So keeping TF untouched costs nothing, and supporting the fused ops is ~300 line
 Weights as constants vs parameters (ResNet50 batch 1, f32, whole model as one cluster):
 79 ms with the 320 weights baked in as constants vs 218 ms fed as parameters (2.75x).
 
-Public surface: `import_cluster`, `compile_time_inputs`, `decomposable` (for the capability
-manager: can a fused node be lowered), `FUSED_OPS`, `ImportFailure`.
+Public surface: `import_cluster`, `ImportFailure`, `ov_type`, `shareable`.
 """
 
 from __future__ import annotations
@@ -50,12 +47,10 @@ import threading
 
 import numpy as np
 
-from ovtf.importer.fused import FUSED_OPS, decomposable, decompose_graph
+from ovtf.importer.lowering import lower_graph
 from ovtf.importer.memory import shareable
-from ovtf.importer.rewrites import rewrite_graph
 
-__all__ = ["import_cluster", "compile_time_inputs", "decomposable", "FUSED_OPS",
-           "ImportFailure", "ov_type", "shareable"]
+__all__ = ["import_cluster", "ImportFailure", "ov_type", "shareable"]
 
 logger = logging.getLogger("ovtf")
 
@@ -64,42 +59,9 @@ class ImportFailure(RuntimeError):
     """The frontend could not lower the cluster (message names the cluster and the cause)."""
 
 
-# (consumer op type, input position) pairs whose value OpenVINO needs at compile time to get
-# static shapes. A cluster input feeding one of these directly is a "compile-time input": its
-# value is baked in as a constant and becomes part of the compiled-cluster cache key.
-_SHAPE_ARGUMENTS = {
-    "Reshape": (1,), "Fill": (0,), "Tile": (1,), "Transpose": (1,), "ExpandDims": (1,),
-    "BroadcastTo": (1,), "Pad": (1,), "PadV2": (1,), "MirrorPad": (1,), "Slice": (1, 2),
-    "StridedSlice": (1, 2, 3), "ConcatV2": (-1,), "Mean": (1,), "Sum": (1,), "Max": (1,),
-    "Min": (1,), "Prod": (1,), "All": (1,), "Any": (1,), "ArgMax": (1,), "ArgMin": (1,),
-    "Split": (0,), "SplitV": (1, 2), "GatherV2": (2,), "OneHot": (1,), "TopKV2": (1,),
-    "Range": (0, 1, 2), "ResizeBilinear": (1,), "ResizeNearestNeighbor": (1,), "Cumsum": (1,),
-    "Squeeze": (), "Reverse": (1,), "ReverseV2": (1,), "RandomUniform": (0,),
-    "RandomStandardNormal": (0,), "Empty": (0,), "LinSpace": (2,), "SpaceToBatchND": (1, 2),
-    "BatchToSpaceND": (1, 2), "Conv2DBackpropInput": (0,), "ScatterNd": (2,),
-}
+# Compile-time inputs bigger than this are weights, not shape arguments: they are swapped for
+# shared-memory constants after conversion instead of being frozen during it.
 _MAX_COMPILE_TIME_ELEMENTS = 64
-
-
-def compile_time_inputs(spec) -> frozenset:
-    """Indices of integer inputs whose values must be known to compile (shape arguments)."""
-    positions = {}
-    for node in spec.graph_def.node:
-        wanted = _SHAPE_ARGUMENTS.get(node.op)
-        if not wanted:
-            continue
-        data = [name for name in node.input if not name.startswith("^")]
-        for position in wanted:
-            if -len(data) <= position < len(data):
-                source = data[position].split(":")[0]
-                positions.setdefault(source, True)
-    result = set()
-    for index, tensor in enumerate(spec.inputs):
-        if tensor.name in positions and np.issubdtype(tensor.dtype, np.integer):
-            shape = tensor.shape
-            if shape is None or int(np.prod([d for d in shape if d >= 0] or [1])) <= _MAX_COMPILE_TIME_ELEMENTS:
-                result.add(index)
-    return frozenset(result)
 
 
 def ov_type(dtype):
@@ -153,7 +115,7 @@ def import_cluster(spec, input_shapes, constants=None):
         raise ImportFailure(
             f"cluster {spec.name}: {len(input_shapes)} input shapes for {len(spec.inputs)} inputs")
     try:
-        graph_def = rewrite_graph(decompose_graph(spec.graph_def))
+        graph_def = lower_graph(spec.graph_def)
     except ValueError as error:
         raise ImportFailure(f"cluster {spec.name}: {error}") from error
 

@@ -2,7 +2,46 @@
 
 from __future__ import annotations
 
-from ovtf.ocm.registry import (ALL_DENSE, INDEX, NUMERIC, capability, check_data_format, declare)
+from ovtf.ocm.registry import (ALL_DENSE, INDEX, NUMERIC, Lowered, capability, check_data_format,
+                               declare)
+
+
+def _lower_multi_axis_reverse(node, nodes):
+    """The frontend (2026.4) reverses along exactly one axis ("Check 'axes.size() == 1'
+    failed at .../op/reverse.cpp"): a ReverseV2 whose axis Const has several entries becomes
+    a chain of single-axis ReverseV2 nodes (reversing along several axes is reversing along
+    each in turn); the last keeps the node's name."""
+    import numpy as np
+    from tensorflow.core.framework import attr_value_pb2, node_def_pb2, types_pb2
+    from tensorflow.python.framework import tensor_util
+
+    axis_node = nodes.get(node.input[1].split(":")[0]) if len(node.input) > 1 else None
+    if axis_node is None or axis_node.op != "Const":
+        return None
+    axes = tensor_util.MakeNdarray(axis_node.attr["value"].tensor).reshape(-1)
+    if axes.size <= 1:
+        return None
+    index_dtype = np.int64 if "Tidx" in node.attr and node.attr["Tidx"].type == types_pb2.DT_INT64 \
+        else np.int32
+    controls = [name for name in node.input if name.startswith("^")]
+    current, new_nodes = node.input[0], []
+    for index, axis in enumerate(int(a) for a in axes):
+        last = index == axes.size - 1
+        prefix = f"{node.name}/_ovtf_reverse_{index}"
+        const = node_def_pb2.NodeDef(name=f"{prefix}_axis", op="Const", device=node.device)
+        tensor = tensor_util.make_tensor_proto(np.array([axis], dtype=index_dtype))
+        const.attr["value"].CopyFrom(attr_value_pb2.AttrValue(tensor=tensor))
+        const.attr["dtype"].CopyFrom(attr_value_pb2.AttrValue(type=tensor.dtype))
+        const.input.extend(controls)
+        reverse = node_def_pb2.NodeDef()
+        reverse.CopyFrom(node)
+        reverse.name = node.name if last else prefix
+        del reverse.input[:]
+        reverse.input.extend([current, const.name] + controls)
+        new_nodes += [const, reverse]
+        current = reverse.name
+    return Lowered(new_nodes)
+
 
 # Pass-through ops: cheap, but keeping them inside a cluster avoids splitting it.
 declare("Identity", "Snapshot", "StopGradient", "PreventGradient", T=ALL_DENSE)
@@ -32,7 +71,7 @@ declare("Pad", static_inputs=(1,), T=ALL_DENSE, Tpaddings=INDEX)
 # (measured: a runtime 7 gave zeros), so that value must be known at compile time too.
 declare("PadV2", static_inputs=(1, 2), T=ALL_DENSE, Tpaddings=INDEX)
 declare("MirrorPad", static_inputs=(1,), T=NUMERIC, Tpaddings=INDEX)
-declare("ReverseV2", static_inputs=(1,), T=ALL_DENSE, Tidx=INDEX)
+declare("ReverseV2", static_inputs=(1,), lower=_lower_multi_axis_reverse, T=ALL_DENSE, Tidx=INDEX)
 declare("GatherV2", static_inputs=(2,), Tparams=ALL_DENSE, Tindices=INDEX, Taxis=INDEX)
 declare("GatherNd", Tparams=ALL_DENSE, Tindices=INDEX)
 declare("OneHot", static_inputs=(1,), T=ALL_DENSE, TI=INDEX)

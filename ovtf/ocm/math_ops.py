@@ -46,5 +46,6 @@ def _einsum(node):
     return None
 
 
-# Range's output length depends on its input values: OpenVINO computes it at run time.
-declare("Range", Tidx=NUMERIC)
+# Range's output length depends on its input values, which OpenVINO needs to compile static
+# shapes; from outside the cluster they are taken per value (one compilation per length).
+declare("Range", static_inputs=(0, 1, 2), per_value=True, Tidx=NUMERIC)

@@ -1,17 +1,27 @@
-"""The capability table: one entry per TensorFlow op type that ovtf may place on OpenVINO.
+"""The OpenVINO family's op registry: one entry per TensorFlow op type it can run.
 
-An entry says which dtypes each type attribute may take, which inputs the device needs as
-values at compile time ("static inputs": shapes, axes, paddings, permutations, sizes), and
-an optional check of the node's attributes. Entries are declared in the domain modules
-(`math_ops`, `nn_ops`, `array_ops`) with the `capability` decorator, in the style of
-tf2onnx's op handlers:
+An entry holds everything known about lowering that op type to OpenVINO:
+* `dtypes`: which dtypes each type attribute may take;
+* `check`: an optional check of the node's attributes (None when fine, else why not);
+* `static_inputs`: inputs whose *value* OpenVINO needs when compiling (shapes, axes,
+  paddings, permutations, sizes). The partitioner requires them to be computable inside the
+  cluster; with `per_value=True` they may also arrive from outside the cluster, and the
+  runtime then compiles once per value (`Range`: its length depends on its inputs). The
+  runtime bakes cluster inputs feeding a static input in as constants (the cache key
+  includes their values). This is the only table of compile-time inputs;
+* `lower`: an optional rewrite applied by the importer before OpenVINO's frontend sees the
+  node (`lower(node, nodes) -> Lowered | None`, `nodes`: name -> NodeDef of the graph):
+  oneDNN fused ops split into public ops, a multi-axis ReverseV2 into single-axis ones.
+
+Entries are declared in the domain modules (`math_ops`, `nn_ops`, `array_ops`,
+`fused_ops`) with the `capability` decorator, in the style of tf2onnx's op handlers:
 
     @capability("Conv2D", T=FLOATS)
     def _conv2d(node):
         return check_data_format(node, ("NHWC", "NCHW"))   # None when fine, else why not
 
-The table is the single source of truth for what the partitioner may cluster, so it lists
-only op types that OpenVINO's TensorFlow frontend converts; `tests/test_ocm_convert.py`
+Having an entry is what makes an op supported, so the registry lists only op types
+OpenVINO's TensorFlow frontend converts (after `lower`); `tests/test_ocm_convert.py`
 converts a minimal graph for every entry with `openvino.convert_model` to keep it honest.
 """
 
@@ -37,6 +47,18 @@ Check = Callable[[object], Optional[str]]
 
 
 @dataclass(frozen=True)
+class Lowered:
+    """What a `lower` function returns: NodeDefs that replace the node (the one producing
+    output 0 carries the node's own name, so consumers of `name:0` are unchanged) and, for
+    other outputs, the tensor that now provides them ({port: "new_node:k"})."""
+    nodes: list
+    outputs: dict = field(default_factory=dict)
+
+
+Lowering = Callable[[object, dict], Optional[Lowered]]
+
+
+@dataclass(frozen=True)
 class Capability:
     op: str
     # type attribute name -> allowed DataTypes (for list(type) attrs every entry must fit)
@@ -44,7 +66,8 @@ class Capability:
     # input indices whose value OpenVINO needs when compiling (negative: from the end)
     static_inputs: tuple = ()
     check: Optional[Check] = None
-    domain: str = ""
+    per_value: bool = False       # static inputs may come from outside: compile per value
+    lower: Optional[Lowering] = None
 
     def static_input_indices(self, num_data_inputs: int) -> list:
         return sorted({i if i >= 0 else num_data_inputs + i for i in self.static_inputs
@@ -54,30 +77,23 @@ class Capability:
 _TABLE: dict = {}
 
 
-def capability(*ops: str, static_inputs: tuple = (), **dtypes):
-    """Register `ops` with the decorated check function (which may be None-returning)."""
+def capability(*ops: str, static_inputs: tuple = (), per_value: bool = False,
+               lower: Optional[Lowering] = None, **dtypes):
+    """Register `ops` with the decorated check function (None: no check)."""
     def register(check):
         for op in ops:
             if op in _TABLE:
                 raise ValueError(f"capability for {op} registered twice")
             _TABLE[op] = Capability(op=op, dtypes=dict(dtypes), static_inputs=tuple(static_inputs),
-                                    check=check, domain=getattr(check, "__module__", "") or "")
+                                    check=check, per_value=per_value, lower=lower)
         return check
     return register
 
 
-def declare(*ops: str, static_inputs: tuple = (), **dtypes) -> None:
-    """Register ops that need no check beyond dtypes and static inputs."""
-    def no_check(node):
-        return None
-    no_check.__module__ = _caller_module()
-    capability(*ops, static_inputs=static_inputs, **dtypes)(no_check)
-
-
-def _caller_module() -> str:
-    import inspect
-    frame = inspect.currentframe().f_back.f_back
-    return frame.f_globals.get("__name__", "")
+def declare(*ops: str, static_inputs: tuple = (), per_value: bool = False,
+            lower: Optional[Lowering] = None, **dtypes) -> None:
+    """Register ops that need no check beyond dtypes."""
+    capability(*ops, static_inputs=static_inputs, per_value=per_value, lower=lower, **dtypes)(None)
 
 
 def table() -> dict:

@@ -1,15 +1,20 @@
 """Graph partitioner: mark, cluster, encapsulate, explain.
 
-    result = rewrite(graph_def, fetch, preserve, backend="CPU", disabled_ops=frozenset(),
-                     min_cluster_size=2)
-    result.graph_def    # the rewritten GraphDef (None result: leave the graph unchanged)
-    result.report       # PlacementReport; report.format_summary(verbose=1 or 2)
+    support = ovtf.backends.get("CPU").operator_support()   # the caller chooses the backend
+    result = rewrite(graph_def, fetch, preserve, support=support, disabled_ops=frozenset(),
+                     min_cluster_size=16)
+    result.graph_def    # the rewritten GraphDef, or None: leave the graph unchanged
+    result.report       # PlacementReport (always; .left_alone_reason when unchanged)
 
-    explain(graph_def, fetch, preserve, backend=..., ...)  -> PlacementReport (no rewrite)
+    explain(graph_def, fetch, preserve, support=..., ...)  -> PlacementReport (no rewrite)
 
-Steps: `ovtf.ocm.mark` decides per node; `clustering.form_clusters` groups marked nodes into
-maximal cycle-free clusters inside one frame/branch and device, with static inputs computable
-inside; `encapsulate` replaces each cluster by an `OVTFCluster` node (ovtf/runtime/spec.py).
+Steps: `ovtf.ocm.mark` decides per node (the generic rules chained around the operator
+support it is handed: the partitioner knows no backend by name); `clustering.form_clusters`
+groups marked nodes into maximal cycle-free clusters inside one frame/branch and device, with
+static inputs computable inside; a cluster whose input signature the support refuses
+(`support.judge_cluster`, e.g. dynamic shapes on a static-shape device) stays in TF (reason
+SHAPE); `encapsulate` replaces each cluster by an `OVTFCluster` node (ovtf/spec.py) that
+records `support.target`, the backend it is for.
 
 Decisions:
 * Fetched and preserved nodes stay in TensorFlow (reason PRESERVED). Their inputs can still
@@ -33,12 +38,16 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
+from ovtf import ocm
 from ovtf.partitioner import clustering, encapsulate
+from ovtf.partitioner import report as report_module
 from ovtf.partitioner.graph import GraphView, control_flow_contexts, is_compute, parse_input
 from ovtf.partitioner.report import ClusterInfo, NodePlacement, PlacementReport
-from ovtf.runtime import spec
+from ovtf import spec
 
 logger = logging.getLogger("ovtf")
+
+SHAPE = ocm.support.SHAPE   # a cluster's input signature the backend refuses
 
 __all__ = ["rewrite", "explain", "RewriteResult", "PlacementReport", "NodePlacement",
            "ClusterInfo", "already_rewritten"]
@@ -57,23 +66,24 @@ def already_rewritten(graph_def) -> bool:
                for node in graph_def.node)
 
 
-def rewrite(graph_def, fetch, preserve, *, backend: str, disabled_ops=frozenset(),
+def rewrite(graph_def, fetch, preserve, *, support, disabled_ops=frozenset(),
             min_cluster_size: int = 2):
-    """Rewrite `graph_def` with OVTFCluster nodes; None to leave it unchanged."""
+    """Rewrite `graph_def` with OVTFCluster nodes. Always a RewriteResult: `.graph_def` is
+    None when the graph stays unchanged, and `.report.left_alone_reason` then says why."""
     if already_rewritten(graph_def):
-        return None
-    plan = _plan(graph_def, fetch, preserve, backend, disabled_ops, min_cluster_size)
-    if plan is None or not plan.built:
-        return None
+        return RewriteResult(None, report_module.unplanned(graph_def, report_module.ALREADY_REWRITTEN))
+    plan = _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size)
+    if not plan.built:
+        return RewriteResult(None, plan.report)
     view, built, keep, report = plan.view, plan.built, plan.keep, plan.report
     return RewriteResult(encapsulate.rewrite_graph(view, built, keep), report)
 
 
-def explain(graph_def, fetch=(), preserve=(), *, backend: str, disabled_ops=frozenset(),
+def explain(graph_def, fetch=(), preserve=(), *, support, disabled_ops=frozenset(),
             min_cluster_size: int = 2) -> PlacementReport:
     """The placement `rewrite` would choose, without rewriting."""
-    plan = _plan(graph_def, fetch, preserve, backend, disabled_ops, min_cluster_size)
-    return plan.report if plan is not None else PlacementReport()
+    plan = _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size)
+    return plan.report
 
 
 @dataclass
@@ -84,19 +94,20 @@ class _Plan:
     report: PlacementReport
 
 
-def _plan(graph_def, fetch, preserve, backend, disabled_ops, min_cluster_size):
-    from ovtf import ocm
+def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size):
     try:
         view = GraphView(graph_def)
     except ValueError as error:
         logger.warning("ovtf: leaving a graph unchanged: %s", error)
-        return None
+        return _Plan(None, [], set(), report_module.unplanned(
+            graph_def, report_module.NOT_UNDERSTOOD, str(error)))
     order = view.topological_order()
     if order is None:
         logger.warning("ovtf: leaving a graph unchanged: it has a cycle that is not a loop")
-        return None
+        return _Plan(None, [], set(), report_module.unplanned(
+            graph_def, report_module.NOT_UNDERSTOOD, "a cycle that is not a loop"))
     keep = {parse_input(name)[0] for name in list(fetch) + list(preserve)}
-    marks = ocm.mark(graph_def, backend, keep, frozenset(disabled_ops))
+    marks = ocm.mark(graph_def, support, keep, frozenset(disabled_ops))
     contexts = control_flow_contexts(view, order)
 
     candidates, static_inputs = set(), {}
@@ -105,24 +116,40 @@ def _plan(graph_def, fetch, preserve, backend, disabled_ops, min_cluster_size):
         if not marks[name].supported or node.op == "Const":
             continue
         candidates.add(name)
-        capability = ocm.get_capability(node.op)
-        if capability is not None and capability.static_inputs:
-            static_inputs[name] = capability.static_input_indices(len(view.data_inputs[name]))
+        positions = support.static_inputs(node)
+        if positions and not support.compiles_per_value(node):
+            count = len(view.data_inputs[name])
+            static_inputs[name] = sorted({i if i >= 0 else count + i for i in positions
+                                          if -count <= i < count})
     partition = clustering.form_clusters(view, order, contexts, candidates, static_inputs,
                                          min_cluster_size)
 
     taken = set(view.nodes)
-    built, node_reasons = [], dict(partition.node_reasons)
+    built, node_reasons, node_details = [], dict(partition.node_reasons), {}
     for members in partition.clusters:
         name = _unique_name(taken, len(built))
         try:
-            built.append(encapsulate.build_cluster(view, members, name, keep))
+            cluster = encapsulate.build_cluster(view, members, name, keep, support.target)
         except encapsulate.EncapsulationError as error:
             logger.info("ovtf: not clustering %d nodes (%s)", len(members), error)
             for member in members:
                 node_reasons[member] = "ENCAPSULATION"
             taken.discard(name)
-    report = _report(view, order, marks, built, node_reasons, partition.edge_reasons)
+            continue
+        problem = support.judge_cluster(cluster.signature)
+        if problem:
+            logger.info("ovtf: not clustering %d nodes on %s: %s", len(members),
+                        support.target or "the backend", problem)
+            for member in members:
+                node_reasons[member] = SHAPE
+                node_details[member] = problem
+            taken.discard(name)
+            continue
+        built.append(cluster)
+    report = _report(view, order, marks, built, node_reasons, node_details,
+                     partition.edge_reasons)
+    report.min_cluster_size, report.small_clusters = min_cluster_size, partition.small_clusters
+    report.left_alone_reason = report_module.left_alone_reason(report, min_cluster_size)
     return _Plan(view, built, keep, report)
 
 
@@ -136,7 +163,7 @@ def _unique_name(taken: set, index: int) -> str:
     return name
 
 
-def _report(view, order, marks, built, node_reasons, edge_reasons) -> PlacementReport:
+def _report(view, order, marks, built, node_reasons, node_details, edge_reasons) -> PlacementReport:
     report = PlacementReport()
     owner = {member: cluster.name for cluster in built for member in cluster.members}
     for name in order:
@@ -149,12 +176,13 @@ def _report(view, order, marks, built, node_reasons, edge_reasons) -> PlacementR
             if not mark.supported:
                 reason, detail = mark.reason, mark.detail
             elif name in node_reasons:
-                reason = node_reasons[name]
+                reason, detail = node_reasons[name], node_details.get(name)
             elif compute:
                 reason = clustering.CLUSTER_TOO_SMALL
             if op == "Const" and mark.supported:
                 reason = None  # copied into the clusters that read it, if any
         report.placement[name] = NodePlacement(op, cluster, reason, detail, compute)
+        report.edges.extend((src, name) for src in dict.fromkeys(s for s, _ in view.data_inputs[name]))
         if compute:
             report.ops_total += 1
             report.ops_marked += mark.supported

@@ -1,4 +1,4 @@
-"""Encapsulation: replace each cluster by one `OVTFCluster` node (contract: ovtf/runtime/spec.py).
+"""Encapsulation: replace each cluster by one `OVTFCluster` node (contract: ovtf/spec.py).
 
 For a cluster the outer graph gets one node whose inputs are the distinct outside tensors
 the members read (in the members' topological order, then by input position) followed by
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_shape_pb2
 
 from ovtf.partitioner.graph import parse_input, tensor_ref
-from ovtf.runtime import spec
+from ovtf import spec
 
 _DROPPED_ATTRS = ("_class",)
 
@@ -38,14 +38,16 @@ class BuiltCluster:
     control_inputs: list
     consts: list
     node: object      # the OVTFCluster NodeDef
+    signature: list   # [(dtype enum, shape recorded or None, shape fixed)] per input
 
 
 class EncapsulationError(ValueError):
     """A cluster can't be written (e.g. an unknown dtype); the caller drops it."""
 
 
-def build_cluster(view, members: list, name: str, keep: set) -> BuiltCluster:
-    """Build the OVTFCluster NodeDef for `members`; `keep`: node names that must survive."""
+def build_cluster(view, members: list, name: str, keep: set, backend: str = "") -> BuiltCluster:
+    """Build the OVTFCluster NodeDef for `members`; `keep`: node names that must survive;
+    `backend`: the backend the cluster is partitioned for (recorded on the node)."""
     inside = set(members)
     consts, inputs, input_index, control = [], [], {}, []
     for member in members:
@@ -73,13 +75,16 @@ def build_cluster(view, members: list, name: str, keep: set) -> BuiltCluster:
     device = view.nodes[members[0]].device
     sub = graph_pb2.GraphDef()
     sub.versions.CopyFrom(view.graph_def.versions)
-    tin = []
+    tin, signature = [], []
     for i, (src, port) in enumerate(inputs):
         dtype = _known_dtype(view, src, port)
         tin.append(dtype)
         arg = sub.node.add(name=spec.arg_name(i), op="Placeholder")
         arg.attr["dtype"].type = dtype
         shape = view.shape_of(src, port)
+        signature.append((dtype, None if shape is None or shape.unknown_rank
+                          else tuple(int(d.size) for d in shape.dim),
+                          view.has_fixed_shape(src, port)))
         if shape is not None:
             arg.attr["shape"].shape.CopyFrom(shape)
         else:
@@ -114,7 +119,8 @@ def build_cluster(view, members: list, name: str, keep: set) -> BuiltCluster:
     node.attr["Tout"].list.type.extend(tout)
     node.attr["cluster_graph"].s = sub.SerializeToString()
     node.attr["cluster_name"].s = name.encode()
-    return BuiltCluster(name, members, inputs, outputs, control, consts, node)
+    node.attr[spec.BACKEND_ATTR].s = backend.encode()
+    return BuiltCluster(name, members, inputs, outputs, control, consts, node, signature)
 
 
 def rewrite_graph(view, built: list, keep: set):

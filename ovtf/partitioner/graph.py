@@ -22,6 +22,11 @@ SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 VARIABLE_READ_OPS = frozenset({"ReadVariableOp", "VariableV2", "Variable", "VarHandleOp",
                                "ResourceGather"})
 _PASS_THROUGH_OPS = frozenset({"Identity", "Snapshot", "StopGradient"})
+# Ops whose output shape depends on input values.
+DATA_DEPENDENT_SHAPE_OPS = frozenset({"Where", "Unique", "UniqueV2", "UniqueWithCounts",
+                                      "NonMaxSuppressionV3", "NonMaxSuppressionV4",
+                                      "NonMaxSuppressionV5", "Range", "BooleanMask",
+                                      "DynamicPartition", "SparseToDense"})
 
 
 def is_compute(op: str) -> bool:
@@ -132,6 +137,39 @@ class GraphView:
             if port < len(shapes):
                 return shapes[port]
         return None
+
+    def has_fixed_shape(self, name: str, port: int) -> bool:
+        """True when the tensor's shape is the same on every run of this graph: recorded
+        fully static, a variable read or a Const, or computed only from such tensors by ops
+        whose output shape follows from their input shapes. Graph inputs with an unknown
+        dim (a tf.function signature with None) and data-dependent ops (Where, Unique, ...)
+        make everything downstream variable. TF records shapes only on some nodes (grappler
+        keeps them on `_Arg`s), hence the walk."""
+        shape = self.shape_of(name, port)
+        if shape is not None and not shape.unknown_rank and all(d.size >= 0 for d in shape.dim):
+            return True
+        memo = self.__dict__.setdefault("_fixed", {})
+        todo = [name]
+        while todo:
+            current = todo[-1]
+            if current in memo:
+                todo.pop()
+                continue
+            node = self.nodes[current]
+            if node.op == "Const" or self.is_variable_read(current):
+                memo[current] = True
+            elif node.op in DATA_DEPENDENT_SHAPE_OPS or not self.data_inputs[current]:
+                recorded = self.shape_of(current, 0) if node.op in ("_Arg", "Placeholder") else None
+                memo[current] = recorded is not None and not recorded.unknown_rank and \
+                    all(d.size >= 0 for d in recorded.dim) and node.op not in DATA_DEPENDENT_SHAPE_OPS
+            else:
+                pending = [src for src, _ in self.data_inputs[current] if src not in memo]
+                if pending:
+                    todo.extend(pending)
+                    continue
+                memo[current] = all(memo[src] for src, _ in self.data_inputs[current])
+            todo.pop()
+        return memo[name]
 
     def is_variable_read(self, name: str) -> bool:
         """True when the tensor comes from a variable read (through pass-through ops)."""

@@ -18,7 +18,7 @@ input):
     After `RUN_FAILURES_BEFORE_GIVING_UP` consecutive run failures of one signature it stays
     in TensorFlow, so a device that always fails at run time does not cost a wasted device
     call on every step.
-  * anything else the device path raises (a bug, not a ClusterFailure) is a "run" failure
+  * anything else the device path raises (a bug, not a BackendError) is a "run" failure
     too: nothing the device does wrong may reach the user as anything but a fallback.
 Each fallback is counted in `ovtf.stats()` (`fallbacks`, `fallback_reasons[stage]`). The
 first failure of a cluster at each stage is logged as a warning with its cause; later ones at
@@ -44,10 +44,12 @@ import threading
 import numpy as np
 
 from ovtf import config, counters
+from ovtf.backends import BackendError
+from ovtf.once import Once
 from ovtf.runtime import cost_placement
-from ovtf.runtime.errors import ClusterError, ClusterFailure
+from ovtf.runtime.errors import ClusterError
 from ovtf.runtime.fallback import TensorFlowRunner
-from ovtf.runtime.spec import ClusterSpec
+from ovtf.spec import ClusterSpec
 
 logger = logging.getLogger("ovtf")
 
@@ -63,7 +65,7 @@ class ClusterHandle:
         self.spec = spec
         self.device = device
         self._tensorflow = TensorFlowRunner(spec)
-        # signature -> ClusterFailure: signatures that run in TensorFlow without trying the
+        # signature -> BackendError: signatures that run in TensorFlow without trying the
         # device. Read without the lock on the hot path (a dict lookup is atomic); written
         # under it. Empty for a healthy cluster, so the hot path skips the signature.
         self._failed_signatures: dict = {}
@@ -92,11 +94,11 @@ class ClusterHandle:
     def _run_on_device(self, inputs: list, outputs) -> bool:
         try:
             self.device.run(inputs, outputs)
-        except ClusterFailure as failure:
+        except BackendError as failure:
             self._remember(signature_of(inputs), failure)
             return self._fall_back(failure)
         except Exception as error:  # a device-path bug: still a fallback, never a crash
-            failure = ClusterFailure("run", error)
+            failure = BackendError("run", error)
             failure.__cause__ = error
             self._remember(signature_of(inputs), failure)
             return self._fall_back(failure)
@@ -130,7 +132,7 @@ class ClusterHandle:
                f"{', '.join(self.spec.op_types)})"
 
     def failed_signatures(self) -> dict:
-        """{signature: ClusterFailure} of the signatures pinned to TensorFlow (for tests)."""
+        """{signature: BackendError} of the signatures pinned to TensorFlow (for tests)."""
         with self._lock:
             return dict(self._failed_signatures)
 
@@ -165,7 +167,7 @@ class ClusterHandle:
 
     # --- decisions --------------------------------------------------------------------------
 
-    def _remember(self, signature, failure: ClusterFailure) -> None:
+    def _remember(self, signature, failure: BackendError) -> None:
         with self._lock:
             if failure.stage in ("import", "compile"):
                 # Deterministic for this signature: don't pay for it again.
@@ -184,14 +186,14 @@ class ClusterHandle:
         with self._lock:
             self._run_failures.pop(signature, None)
 
-    def _fall_back(self, failure: ClusterFailure) -> bool:
+    def _fall_back(self, failure: BackendError) -> bool:
         if not config.settings.dynamic_fallback:
             raise ClusterError(
-                f"{self.describe()} failed on backend {config.settings.backend} and dynamic "
+                f"{self.describe()} failed on backend {self.device.backend_name} and dynamic "
                 f"fallback is off: {failure} (enable_dynamic_fallback() or "
                 f"OVTF_DYNAMIC_FALLBACK=1 runs failing clusters in TensorFlow)") from failure
         counters.record_fallback(failure.stage)
-        if _first_report(self._identity(), failure.stage):
+        if _reported.first((self._identity(), failure.stage)):
             logger.warning("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
         else:
             logger.debug("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
@@ -206,23 +208,9 @@ class ClusterHandle:
         return identity
 
 
-_reported: set = set()
-_reported_lock = threading.Lock()
+_reported = Once()   # (cluster identity, stage) that already warned
 
 
 def forget_reported_failures() -> None:
     """Warn again for clusters that already warned (tests; long-running programs)."""
-    with _reported_lock:
-        _reported.clear()
-
-
-def _first_report(identity: str, stage: str) -> bool:
-    """True the first time (cluster identity, stage) fails in this process."""
-    key = (identity, stage)
-    with _reported_lock:
-        if key in _reported:
-            return False
-        if len(_reported) > 100_000:   # bounded, even for programs that build graphs forever
-            _reported.clear()
-        _reported.add(key)
-        return True
+    _reported.forget()

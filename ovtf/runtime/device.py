@@ -1,11 +1,17 @@
 """The device side of a cluster: compiled-cluster cache, weights, and the call into a backend.
 
     device = DeviceCluster(spec)
-    device.run(inputs, outputs)      # raises ClusterFailure(stage, cause) on failure
+    device.run(inputs, outputs)      # raises BackendError(stage, cause) on failure
 
 `inputs` are numpy arrays (zero-copy views of TF tensors, from the native kernel); output i
-goes into `outputs.allocate(i, shape)`. Backend and precision are read from `ovtf.config`
-at every call, so `set_backend` / `set_precision` apply to clusters that already exist.
+goes into `outputs.allocate(i, shape)`.
+
+Backend: the one the cluster was partitioned for (`spec.backend`; a spec that records none
+takes the backend selected when it is created): the partitioner chose the cluster's nodes
+from that backend's operator support, so running it anywhere else could only fail.
+`set_backend` reaches functions already instantiated by making TensorFlow re-instantiate
+them (`ovtf.set_backend`), which partitions them again. Precision is read from
+`ovtf.config` at every call, so `set_precision` applies to clusters that already exist.
 
 Compiled-cluster cache
     One process-wide LRU of compiled executables (`DEFAULT_CACHE_SIZE` = 32 entries,
@@ -17,7 +23,8 @@ Compiled-cluster cache
 
 Compile-time inputs
     Small integer inputs that feed shape arguments (Reshape's shape, a reduction's axes, ...;
-    see `ovtf.importer.compile_time_inputs`) are baked in as constants so that the compiled
+    the backend's `operator_support().compile_time_inputs`, from the registry entries'
+    static inputs) are baked in as constants so that the compiled
     model has static shapes; their values are part of the key.
 
 Weights (inputs marked `is_variable`)
@@ -42,15 +49,11 @@ import operator
 import threading
 from collections import OrderedDict
 
-from ovtf import config
-from ovtf.runtime.errors import ClusterFailure
+from ovtf import backends, config
+from ovtf import counters as _counters
+from ovtf.backends import STAGES, BackendError
 
-try:  # the counters module was renamed from stats during development
-    from ovtf import counters as _counters
-except ImportError:  # pragma: no cover
-    from ovtf import stats as _counters
-
-__all__ = ["DeviceCluster", "ClusterFailure", "DEFAULT_CACHE_SIZE", "set_cache_size",
+__all__ = ["DeviceCluster", "DEFAULT_CACHE_SIZE", "set_cache_size",
            "cache_size", "clear_cache", "WEIGHT_CHANGES_BEFORE_PARAMETERS"]
 
 logger = logging.getLogger("ovtf")
@@ -147,13 +150,16 @@ class DeviceCluster:
     """Runs one cluster on the configured backend; thread-safe."""
 
     def __init__(self, spec):
-        from ovtf.importer import compile_time_inputs
         self.spec = spec
+        self.backend_name = spec.backend or config.settings.backend
         self.variable_inputs = tuple(spec.variable_inputs)
         try:
-            self.compile_time_inputs = tuple(sorted(compile_time_inputs(spec)
+            self._backend = backends.get(self.backend_name)
+            support = self._backend.operator_support()
+            self.compile_time_inputs = tuple(sorted(support.compile_time_inputs(spec)
                                                     - set(self.variable_inputs)))
-        except Exception:  # a malformed graph fails later, at import, with a clear stage
+        except Exception as error:  # fails at the first call, with a clear stage
+            self._backend = BackendError("compile", error)
             self.compile_time_inputs = ()
         constant_like = set(self.variable_inputs) | set(self.compile_time_inputs)
         self.data_inputs = tuple(i for i in range(len(spec.inputs)) if i not in constant_like)
@@ -164,17 +170,15 @@ class DeviceCluster:
         else:
             self._variables = lambda inputs, _i=self.variable_inputs: tuple(inputs[i] for i in _i)
         self._lock = threading.Lock()
-        self._backend = (None, None)   # (name, Backend): one tuple, swapped atomically
 
     # --- the hot path -----------------------------------------------------------------------
 
     def run(self, inputs: list, outputs) -> None:
-        settings = config.settings
-        backend_name = settings.backend
-        precision = settings.precision
-        cached_name, backend = self._backend
-        if cached_name != backend_name:
-            backend = self._resolve(backend_name)
+        backend = self._backend
+        if isinstance(backend, BackendError):
+            raise BackendError(backend.stage, backend.cause)
+        backend_name = self.backend_name
+        precision = config.settings.precision
 
         weights_as_parameters = self.weights_as_parameters or not backend.weights_as_constants()
         key = self._key(inputs, backend_name, precision, weights_as_parameters)
@@ -191,10 +195,10 @@ class DeviceCluster:
             _counters.increment("cache_hits")
         try:
             entry.executable.run(inputs, outputs)
-        except ClusterFailure:
+        except BackendError:
             raise
         except Exception as error:
-            raise ClusterFailure(_stage(error, "run"), error) from error
+            raise BackendError(_stage(error, "run"), error) from error
 
     def _key(self, inputs, backend_name, precision, weights_as_parameters):
         signature = tuple((inputs[i].dtype.str, inputs[i].shape) for i in self.data_inputs)
@@ -207,15 +211,6 @@ class DeviceCluster:
         return (self.spec.fingerprint, backend_name, precision, signature, values, variables)
 
     # --- slow paths ------------------------------------------------------------------------
-
-    def _resolve(self, backend_name):
-        from ovtf import backends
-        try:
-            backend = backends.get(backend_name)
-        except Exception as error:
-            raise ClusterFailure("compile", error) from error
-        self._backend = (backend_name, backend)
-        return backend
 
     def _weights_changed(self, key, entry, inputs, pointers):
         with self._lock:
@@ -254,10 +249,10 @@ class DeviceCluster:
             shapes = [tuple(array.shape) for array in inputs]
             try:
                 executable = backend.compile(self.spec, shapes, constants, precision)
-            except ClusterFailure:
+            except BackendError:
                 raise
             except Exception as error:
-                raise ClusterFailure(_stage(error, "compile"), error) from error
+                raise BackendError(_stage(error, "compile"), error) from error
             if getattr(executable, "loaded_from_cache", False):
                 _counters.increment("disk_cache_hits")
             else:
@@ -289,4 +284,4 @@ def _lookup(key):
 
 def _stage(error, default):
     stage = getattr(error, "stage", None)
-    return stage if stage in ("import", "compile", "run") else default
+    return stage if stage in STAGES else default

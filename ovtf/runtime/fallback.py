@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from ovtf.runtime.spec import FALLBACK_ATTR, ClusterSpec
+from ovtf.spec import FALLBACK_ATTR, ClusterSpec
 
 
 def fallback_graph_def(spec: ClusterSpec):

@@ -16,7 +16,7 @@ import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 
 from ovtf.partitioner.graph import parse_input, tensor_ref
-from ovtf.runtime import spec
+from ovtf import spec
 
 
 def inline_clusters(graph_def):

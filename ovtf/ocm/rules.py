@@ -1,0 +1,184 @@
+"""Small operator-support rules, one idea each: the generic ones every backend gets
+(`ovtf.ocm.mark` chains them around a backend's support) and the narrowing ones a device
+adds to its family's table (by op type, dtype, attribute value or shape)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from tensorflow.core.framework import types_pb2
+
+from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DTYPE, OVTF,
+                              PRESERVED, SUPPORTED, UNSUPPORTED_OP, Mark,
+                              OperatorSupport, dtype_name, type_values)
+from ovtf.spec import CLUSTER_OP, FALLBACK_ATTR
+
+CONTROL_FLOW_OPS = frozenset({
+    "Enter", "RefEnter", "Exit", "RefExit", "Switch", "RefSwitch", "Merge", "RefMerge",
+    "NextIteration", "RefNextIteration", "LoopCond", "ControlTrigger", "_SwitchN",
+    "If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase",
+    "PartitionedCall", "StatefulPartitionedCall",
+})
+BOUNDARY_OPS = frozenset({
+    "_Arg", "_Retval", "_DeviceArg", "_DeviceRetval", "Placeholder", "PlaceholderWithDefault",
+    "NoOp", "VarHandleOp", "VariableV2", "Variable", "ReadVariableOp", "_Recv", "_Send",
+    "_HostRecv", "_HostSend",
+})
+UNSUPPORTED_DTYPES = frozenset({types_pb2.DT_STRING, types_pb2.DT_VARIANT, types_pb2.DT_RESOURCE})
+
+
+# --- generic rules ------------------------------------------------------------------------
+
+class NotOvtf(OperatorSupport):
+    def judge(self, node) -> Mark:
+        if node.op == CLUSTER_OP or FALLBACK_ATTR in node.attr:
+            return Mark(False, OVTF, "already handled by ovtf")
+        return SUPPORTED
+
+
+class NoControlFlow(OperatorSupport):
+    def judge(self, node) -> Mark:
+        if node.op in CONTROL_FLOW_OPS:
+            return Mark(False, CONTROL_FLOW, f"{node.op} is a control-flow primitive")
+        return SUPPORTED
+
+
+class NoBoundary(OperatorSupport):
+    def judge(self, node) -> Mark:
+        if node.op in BOUNDARY_OPS:
+            return Mark(False, BOUNDARY, f"{node.op} is a graph boundary or variable op")
+        return SUPPORTED
+
+
+class DenseTensors(OperatorSupport):
+    """No string/variant/resource tensors, no TF1 reference dtypes, whatever the op."""
+
+    _fixed: dict = {}
+
+    def judge(self, node) -> Mark:
+        for name, value in node.attr.items():
+            for dtype in type_values(value):
+                # reference dtypes (DT_FLOAT_REF = DT_FLOAT + 100) only occur on TF1 variables
+                if dtype in UNSUPPORTED_DTYPES or dtype > 100:
+                    return Mark(False, DTYPE, f"{name}={dtype_name(dtype)}")
+        fixed = self._fixed_dtype(node.op)
+        return Mark(False, DTYPE, fixed) if fixed else SUPPORTED
+
+    @classmethod
+    def _fixed_dtype(cls, op: str) -> Optional[str]:
+        """Inputs/outputs whose dtype the op definition fixes (e.g. AsString -> string)."""
+        if op not in cls._fixed:
+            from tensorflow.python.framework import op_def_registry
+            op_def = op_def_registry.get(op)
+            found = None
+            if op_def is not None:
+                for arg in list(op_def.input_arg) + list(op_def.output_arg):
+                    if arg.type in UNSUPPORTED_DTYPES:
+                        found = f"{arg.name}: {dtype_name(arg.type)}"
+                        break
+            cls._fixed[op] = found
+        return cls._fixed[op]
+
+
+class NotDisabled(OperatorSupport):
+    def __init__(self, ops):
+        self.ops = frozenset(ops)
+
+    def judge(self, node) -> Mark:
+        if node.op in self.ops:
+            return Mark(False, DISABLED, f"{node.op} is disabled by the user")
+        return SUPPORTED
+
+
+class OnCpu(OperatorSupport):
+    """The cluster kernel runs on TensorFlow's CPU device: nodes placed elsewhere stay."""
+
+    def judge(self, node) -> Mark:
+        device = node.device
+        # "/job:localhost/replica:0/task:0/device:CPU:0", "/device:CPU:0", "cpu:0", ...
+        if device and not (":cpu:" in device.lower().replace("/", ":") + ":"
+                           or device.lower().startswith("cpu")):
+            return Mark(False, DEVICE, f"placed on {device}")
+        return SUPPORTED
+
+
+class NotPreserved(OperatorSupport):
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def judge(self, node) -> Mark:
+        if node.name in self.names:
+            return Mark(False, PRESERVED, "the optimizer must preserve this node")
+        return SUPPORTED
+
+
+# --- narrowing rules a device adds ------------------------------------------------------------
+
+class OpTypes(OperatorSupport):
+    """Only these op types (e.g. what a device's own `query_model` accepted)."""
+
+    def __init__(self, ops, why: str = "not supported by the device"):
+        self.ops = frozenset(ops)
+        self.why = why
+
+    def judge(self, node) -> Mark:
+        # Consts are copied into every cluster that reads them, whatever the device
+        if node.op not in self.ops and node.op != "Const":
+            return Mark(False, UNSUPPORTED_OP, f"{node.op} {self.why}")
+        return SUPPORTED
+
+    def op_types(self) -> frozenset:
+        return self.ops
+
+
+class Dtypes(OperatorSupport):
+    """Only these tensor dtypes in type attributes (DataType enums); integer index and bool
+    tensors are always allowed unless listed in `forbidden` (shapes and masks need them)."""
+
+    ALWAYS = frozenset({types_pb2.DT_INT32, types_pb2.DT_INT64, types_pb2.DT_BOOL})
+
+    def __init__(self, allowed=None, forbidden=()):
+        self.allowed = None if allowed is None else frozenset(allowed) | self.ALWAYS
+        self.forbidden = frozenset(forbidden)
+
+    def judge(self, node) -> Mark:
+        for name, value in node.attr.items():
+            for dtype in type_values(value):
+                if dtype in self.forbidden or (self.allowed is not None and dtype not in self.allowed):
+                    return Mark(False, DTYPE, f"{name}={dtype_name(dtype)} (not on this device)")
+        return SUPPORTED
+
+
+class AttrValues(OperatorSupport):
+    """Refuse `op` nodes whose attribute `attr` has one of `values` (compared as AttrValue
+    fields: bytes for strings, ints, floats, bools)."""
+
+    def __init__(self, op: str, attr: str, values):
+        self.op, self.attr, self.values = op, attr, tuple(values)
+
+    def judge(self, node) -> Mark:
+        if node.op != self.op or self.attr not in node.attr:
+            return SUPPORTED
+        value = node.attr[self.attr]
+        field = value.WhichOneof("value")
+        current = getattr(value, field) if field else None
+        if current in self.values:
+            shown = current.decode("utf-8", "replace") if isinstance(current, bytes) else current
+            return Mark(False, ATTR, f"{self.attr}={shown} (not on this device)")
+        return SUPPORTED
+
+
+class StaticShapes(OperatorSupport):
+    """Clusters must have fully static input shapes (static-shape devices such as the NPU):
+    a cluster with an input whose shape can change from run to run (a dimension the graph's
+    signature leaves open, or a data-dependent shape) is not placed."""
+
+    def judge_cluster(self, inputs: list) -> Optional[str]:
+        for index, (_, shape, fixed) in enumerate(inputs):
+            if fixed:
+                continue
+            if shape is None or any(dim < 0 for dim in shape):
+                shown = "unknown rank" if shape is None else \
+                    "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
+                return f"input {index} has a dynamic shape ({shown}); the device needs static shapes"
+        return None
