@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ovtf import ocm
+from ovtf.config import DEFAULT_MIN_CLUSTER_SIZE
 from ovtf.partitioner import clustering, encapsulate
 from ovtf.partitioner import report as report_module
 from ovtf.partitioner.graph import GraphView, control_flow_contexts, is_compute, parse_input
@@ -67,7 +68,7 @@ def already_rewritten(graph_def) -> bool:
 
 
 def rewrite(graph_def, fetch, preserve, *, support, disabled_ops=frozenset(),
-            min_cluster_size: int = 2):
+            min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE):
     """Rewrite `graph_def` with OVTFCluster nodes. Always a RewriteResult: `.graph_def` is
     None when the graph stays unchanged, and `.report.left_alone_reason` then says why."""
     if already_rewritten(graph_def):
@@ -80,7 +81,7 @@ def rewrite(graph_def, fetch, preserve, *, support, disabled_ops=frozenset(),
 
 
 def explain(graph_def, fetch=(), preserve=(), *, support, disabled_ops=frozenset(),
-            min_cluster_size: int = 2) -> PlacementReport:
+            min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE) -> PlacementReport:
     """The placement `rewrite` would choose, without rewriting."""
     plan = _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size)
     return plan.report

@@ -190,13 +190,15 @@ class ClusterHandle:
         if not config.settings.dynamic_fallback:
             raise ClusterError(
                 f"{self.describe()} failed on backend {self.device.backend_name} and dynamic "
-                f"fallback is off: {failure} (enable_dynamic_fallback() or "
+                f"fallback is off: {failure.stage} failed: {failure} (enable_dynamic_fallback() or "
                 f"OVTF_DYNAMIC_FALLBACK=1 runs failing clusters in TensorFlow)") from failure
         counters.record_fallback(failure.stage)
         if _reported.first((self._identity(), failure.stage)):
-            logger.warning("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
+            logger.warning("ovtf: %s runs in TensorFlow: %s failed: %s", self.describe(),
+                           failure.stage, failure)
         else:
-            logger.debug("ovtf: %s runs in TensorFlow: %s", self.describe(), failure)
+            logger.debug("ovtf: %s runs in TensorFlow: %s failed: %s", self.describe(),
+                         failure.stage, failure)
         return False
 
     def _identity(self) -> str:
