@@ -30,12 +30,15 @@ COUNTERS = (
     "fallbacks",            # executions that ran in TensorFlow instead
     "cost_placed_in_tf",    # (cluster, signature)s cost placement pinned to TensorFlow
     "cost_kept_on_device",  # (cluster, signature)s cost placement measured and kept on device
+    "split_member_failures",  # SPLIT members dropped for a signature (compile or run failed)
+    "split_reruns",         # SPLIT calls whose failed slices re-ran on other members
 )
 
 _lock = threading.Lock()
 _counts: Counter = Counter()
 _fallback_reasons: Counter = Counter()
 _left_alone_reasons: Counter = Counter()
+_devices: dict = {}      # backend name -> {"calls", "rows", "failures", "seconds"}
 
 
 def increment(name: str, amount: int = 1) -> None:
@@ -71,11 +74,24 @@ def record_left_alone(reason: str, values: dict) -> None:
         _left_alone_reasons[reason] += 1
 
 
+def record_device(name: str, rows: int, seconds: float, failed: bool = False) -> None:
+    """One call on backend `name` (a device, a SPLIT member, ...): rows of dim 0, seconds."""
+    with _lock:
+        entry = _devices.get(name)
+        if entry is None:
+            entry = _devices[name] = {"calls": 0, "rows": 0, "failures": 0, "seconds": 0.0}
+        entry["calls"] += 1
+        entry["rows"] += int(rows)
+        entry["failures"] += bool(failed)
+        entry["seconds"] += float(seconds)
+
+
 def snapshot() -> dict:
     with _lock:
         result = {name: _counts[name] for name in COUNTERS}
         result["fallback_reasons"] = dict(_fallback_reasons)
         result["left_alone_reasons"] = dict(_left_alone_reasons)
+        result["devices"] = {name: dict(entry) for name, entry in _devices.items()}
     return result
 
 
@@ -84,3 +100,4 @@ def reset() -> None:
         _counts.clear()
         _fallback_reasons.clear()
         _left_alone_reasons.clear()
+        _devices.clear()

@@ -35,11 +35,13 @@ Adding a backend (a user, or a test injecting failures):
             raise backends.BackendError("compile", "injected")
     backends.register("FLAKY", Flaky)    # factory() -> Backend; then ovtf.set_backend("FLAKY")
 
-Names: each backend family owns its grammar (`BackendFamily.canonical_name`); `get` asks the
+Names: each backend family owns its grammar (`BackendFamily.canonical_name`; a family may
+raise ValueError for a malformed name of its own, e.g. "SPLIT:"); `get` asks the
 names registered with `register` first, then every family. The built-in family is
 OpenVINO's (`ovtf.backends.openvino_backend`): its devices on this machine ("CPU", "GPU",
 "GPU.1", "NPU") and device strings over them ("AUTO", "AUTO:GPU,CPU", "HETERO:GPU,CPU",
-"MULTI:GPU,CPU").
+"MULTI:GPU,CPU"). `ovtf.backends.split`: "SPLIT:<backend>,<backend>,..." (one batch over
+several backends).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ logger = logging.getLogger("ovtf")
 
 STAGES = ("import", "compile", "run")
 # Families that ship with ovtf, loaded on first use (module path; each calls register_family).
-BUILTIN_FAMILIES = ("ovtf.backends.openvino_backend",)
+BUILTIN_FAMILIES = ("ovtf.backends.openvino_backend", "ovtf.backends.split")
 
 
 class BackendError(RuntimeError):
@@ -194,7 +196,10 @@ def canonical_name(name: str) -> str | None:
 
 
 def is_available(name: str) -> bool:
-    return canonical_name(name) is not None
+    try:
+        return canonical_name(name) is not None
+    except ValueError:   # a malformed name of a family's own (e.g. "SPLIT:")
+        return False
 
 
 def get(name: str) -> Backend:

@@ -19,7 +19,8 @@ Compiled-cluster cache
     shape of every data input, values of compile-time inputs, weights mode). A new batch
     size compiles once and is a cache hit from then on. Counters: `compiles` (a real
     compilation), `cache_hits` (found in memory), `disk_cache_hits` (a miss in memory that
-    the backend loaded from `set_cache_dir`'s directory instead of compiling).
+    the backend loaded from `set_cache_dir`'s directory instead of compiling); per backend,
+    `devices[name]` (calls, rows of dim 0 of the first data input, failures, seconds).
 
 Compile-time inputs
     Small integer inputs that feed shape arguments (Reshape's shape, a reduction's axes, ...;
@@ -47,6 +48,7 @@ from __future__ import annotations
 import logging
 import operator
 import threading
+import time
 from collections import OrderedDict
 
 from ovtf import backends, config
@@ -193,12 +195,17 @@ class DeviceCluster:
             entry = self._compile(key, backend, inputs, precision, weights_as_parameters)
         else:
             _counters.increment("cache_hits")
+        rows = next((int(inputs[i].shape[0]) for i in self.data_inputs if inputs[i].ndim), 0)
+        start = time.perf_counter()
         try:
             entry.executable.run(inputs, outputs)
         except BackendError:
+            _counters.record_device(backend_name, rows, time.perf_counter() - start, True)
             raise
         except Exception as error:
+            _counters.record_device(backend_name, rows, time.perf_counter() - start, True)
             raise BackendError(_stage(error, "run"), error) from error
+        _counters.record_device(backend_name, rows, time.perf_counter() - start)
 
     def _key(self, inputs, backend_name, precision, weights_as_parameters):
         signature = tuple((inputs[i].dtype.str, inputs[i].shape) for i in self.data_inputs)
