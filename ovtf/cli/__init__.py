@@ -33,7 +33,8 @@ from ovtf.cli import models
 
 logger = logging.getLogger("ovtf")
 
-out = Console(highlight=False)
+# Piped output is not wrapped at 80 columns (a table cell split over lines can't be grepped).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 
