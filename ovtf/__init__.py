@@ -21,8 +21,10 @@ logger = _logging.getLogger("ovtf")
 logger.addHandler(_logging.NullHandler())
 
 from ovtf import _compat  # noqa: E402  (checks the TensorFlow version before anything loads)
+from ovtf import _quiet  # noqa: E402
 
-_compat.check_tensorflow()
+with _quiet.filtered_stderr():  # TensorFlow's CPU start-up notices stay off the terminal
+    _compat.check_tensorflow()
 
 from ovtf import backends as _backends  # noqa: E402
 from ovtf import config as _config  # noqa: E402
@@ -174,4 +176,5 @@ def reset_stats() -> None:
 
 from ovtf import hook as _hook  # noqa: E402
 
-_hook.install()
+with _quiet.filtered_stderr():
+    _hook.install()
