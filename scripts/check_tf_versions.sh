@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Which TensorFlow (and OpenVINO) releases one ovtf wheel really works with.
 #
-#   scripts/check_tf_versions.sh [--openvino SPEC] [--worktree] [--keep] [--tests "FILES"] TF_MINOR...
+#   scripts/check_tf_versions.sh [--openvino SPEC] [--worktree] [--keep] [--tests "FILES"] [--dir DIR] TF_MINOR...
 #   scripts/check_tf_versions.sh 2.16 2.17 2.18 2.19 2.20 2.21
 #   scripts/check_tf_versions.sh --openvino '==2025.0.*' 2.21
 #
@@ -14,11 +14,12 @@
 # afterwards unless --keep.
 #
 # Source: a `git archive` of HEAD (what is committed), or the working tree with --worktree.
-# Work folder: $OVTF_CHECK_DIR (default /tmp/ovtf-version-check).
+# Work folder: --dir DIR (default /tmp/ovtf-version-check). (Not an OVTF_* variable: ovtf
+# rejects OVTF_* variables it does not know, and the tests inherit the environment.)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-WORK="${OVTF_CHECK_DIR:-/tmp/ovtf-version-check}"
+WORK=/tmp/ovtf-version-check
 OPENVINO=""
 WORKTREE=0
 KEEP=0
@@ -30,8 +31,9 @@ while [ $# -gt 0 ]; do
     --worktree) WORKTREE=1; shift ;;
     --keep) KEEP=1; shift ;;
     --tests) TESTS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-    -*) echo "unknown option $1 (accepted: --openvino SPEC, --worktree, --keep, --tests FILES)" >&2; exit 2 ;;
+    --dir) WORK="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1 (accepted: --openvino SPEC, --worktree, --keep, --tests FILES, --dir DIR)" >&2; exit 2 ;;
     *)
       if ! [[ "$1" =~ ^[0-9]+\.[0-9]+$ ]]; then
         echo "TensorFlow version '$1' is not a minor version like 2.16" >&2; exit 2
