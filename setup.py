@@ -70,7 +70,10 @@ setup(
     install_requires=[
         f"openvino{OPENVINO_RANGE}",
         "numpy>=1.24",
+        "click>=8.1",   # the `ovtf` command (ovtf/cli)
+        "rich>=13",
     ],
+    entry_points={"console_scripts": ["ovtf = ovtf.cli:main"]},
     extras_require={
         "tf": [f"tensorflow{TENSORFLOW_RANGE}"],
         "tf-cpu": [f"tensorflow-cpu{TENSORFLOW_RANGE}; platform_machine=='x86_64'",

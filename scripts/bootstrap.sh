@@ -26,3 +26,13 @@ fi
 
 # Rebuild the native bridge when its sources changed (setuptools skips it otherwise).
 TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" setup.py --quiet build_ext --inplace >/dev/null
+
+# Headless Chromium for the placement-picture browser tests (tests/test_placement_html.py skips
+# them, saying so, where none can be installed). Debian's package, once; never fatal.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ]; then
+  echo "ovtf: installing chromium (browser tests)" >&2
+  { apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; } \
+    || echo "ovtf: could not install chromium; the browser tests will be skipped" >&2
+fi
