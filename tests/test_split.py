@@ -266,3 +266,66 @@ def test_apportion_is_even_first_and_proportional_then():
     assert split_module.apportion(2, [0, 1, 2, 3], [1.0, 1.0, 3.0, 1.0]) == [(0, 1), (2, 1)]
     assert split_module.apportion(0, [0, 1], [1.0, 1.0]) == []
     assert split_module.apportion(10, [0, 1], [3.0, 1.0]) == [(0, 7), (1, 3)]
+
+
+@pytest.mark.parametrize("name", ["VPU", "MYRIAD", "myriad.1", "HDDL", "VAD-M"])
+def test_removed_vpu_names_point_at_npu_and_split(name):
+    expected = rf"'{name}'.*left OpenVINO in 2023\.0.*'NPU'.*'SPLIT:<dev>,<dev>,\.\.\.'"
+    with pytest.raises(ValueError, match=expected):
+        ovtf.set_backend(name)
+    with pytest.raises(ValueError, match=expected):
+        backends.get(name)
+
+
+def test_every_member_failing_runs_in_tensorflow(devices):
+    split, names = devices(2, fail_runs=1)
+    ovtf.enable_dynamic_fallback()
+    w = rng(10).standard_normal((16, 8)).astype(np.float32)
+
+    def body(x):
+        return tf.nn.relu(tf.matmul(x, w) + 0.5) * 2.0
+
+    function = tf.function(body, input_signature=[tf.TensorSpec([None, 16], tf.float32)])
+    x = rng(11).standard_normal((6, 16)).astype(np.float32)
+    np.testing.assert_allclose(function(x).numpy(), stock(body, x), rtol=1e-5, atol=1e-5)
+    stats = ovtf.stats()
+    assert stats["fallback_reasons"] == {"run": 1} and stats["split_member_failures"] == 2
+    assert [stats["devices"][name]["failures"] for name in names] == [1, 1]
+
+
+def test_fail_for_given_shapes_drops_the_member_for_that_slice_only(devices):
+    """Member 0 cannot compile 3-row slices: 12 rows over 4 are 3 each, so it is dropped for
+    that signature and its rows re-run elsewhere; at 8 rows (2 each) it runs."""
+    split, names = devices(4, per_device={0: {"fail_shapes": [(3, 16)]}})
+    w = rng(12).standard_normal((16, 8)).astype(np.float32)
+
+    def body(x):
+        return tf.sigmoid(tf.matmul(x, w)) - 0.25
+
+    function = tf.function(body, input_signature=[tf.TensorSpec([None, 16], tf.float32)])
+    for batch in (12, 8):
+        x = rng(batch).standard_normal((batch, 16)).astype(np.float32)
+        np.testing.assert_allclose(function(x).numpy(), stock(body, x), rtol=1e-5, atol=1e-5)
+    devices_seen = ovtf.stats()["devices"]
+    assert devices_seen[names[0]] == {**devices_seen[names[0]], "calls": 2, "rows": 5,
+                                      "failures": 1}
+    assert sum(devices_seen[name]["rows"] for name in names) == 12 + 8 + 3
+    assert ovtf.stats()["split_member_failures"] == 1 and ovtf.stats()["fallbacks"] == 0
+
+
+def test_input_without_the_batch_dim_is_not_split(devices, caplog):
+    """Two data inputs whose dim 0 differ: not every input carries the batch."""
+    split, names = devices(2)
+
+    def body(x, y):
+        return tf.matmul(x, y) * 2.0 + 1.0
+
+    function = tf.function(body, input_signature=[tf.TensorSpec([None, 4], tf.float32),
+                                                  tf.TensorSpec([4, 3], tf.float32)])
+    x = rng(13).standard_normal((6, 4)).astype(np.float32)
+    y = rng(14).standard_normal((4, 3)).astype(np.float32)
+    with caplog.at_level(logging.INFO, logger="ovtf"):
+        np.testing.assert_allclose(function(x, y).numpy(), stock(body, x, y), rtol=1e-5,
+                                   atol=1e-5)
+    assert device_rows(names) == [6, 0]
+    assert any("not every input carries the batch" in r.getMessage() for r in caplog.records)

@@ -4,7 +4,8 @@ OpenVINO accepts) and runs it from any thread.
 
 Names (`OpenVINOFamily`): the devices OpenVINO lists on this machine ("CPU", "GPU", "GPU.1",
 "NPU"; case-insensitive) and device strings over them: "AUTO", "AUTO:<dev>,...",
-"HETERO:<dev>,...", "MULTI:<dev>,..." (accepted when every device named exists). Listed:
+"HETERO:<dev>,...", "MULTI:<dev>,..." (accepted when every device named exists); VPU,
+MYRIAD, HDDL, VAD-M raise ValueError (removed in OpenVINO 2023.0: NPU or SPLIT:). Listed:
 the devices, plus one HETERO and one MULTI combination of all of them when there are
 several. What a backend can run: the whole OpenVINO registry (`ovtf.ocm.TableSupport`).
 
@@ -68,6 +69,10 @@ def core():
 
 
 _COMPOSITE = ("AUTO", "HETERO", "MULTI")
+# Device names of OpenVINO plugins removed in 2023.0 (a ValueError pointing at NPU / SPLIT:).
+REMOVED_DEVICES = {"VPU": "the VPU (Myriad) plugin", "MYRIAD": "the MYRIAD plugin",
+                   "HDDL": "the HDDL (VAD-M) plugin", "VAD-M": "the HDDL (VAD-M) plugin",
+                   "VAD_M": "the HDDL (VAD-M) plugin"}
 
 
 class OpenVINOFamily(BackendFamily):
@@ -94,9 +99,16 @@ class OpenVINOFamily(BackendFamily):
         return names
 
     def canonical_name(self, name: str) -> str | None:
+        key = name.strip().upper()
+        removed = REMOVED_DEVICES.get(key.split(".")[0])
+        if removed:
+            raise ValueError(
+                f"backend {name!r}: {removed} left OpenVINO in 2023.0 (its plugin was removed); "
+                "use 'NPU' (Intel's current VPU, OpenVINO's NPU plugin) or "
+                "'SPLIT:<dev>,<dev>,...' to divide one batch over several devices "
+                "(e.g. 'SPLIT:NPU.0,NPU.1')")
         devices = self.devices()
         by_upper = {device.upper(): device for device in devices}
-        key = name.strip().upper()
         if key in by_upper:
             return by_upper[key]
         prefix, _, rest = key.partition(":")
