@@ -110,6 +110,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
   .group rect { fill: #eef0f2; stroke: #b5bcc3; stroke-dasharray: 3 2; }
   .edge { fill: none; stroke: var(--line); stroke-width: 1; }
   .edge.back { stroke-dasharray: 4 3; }
+  .edge.shared { stroke-opacity: .18; }
 </style>
 </head>
 <body>
@@ -149,6 +150,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
   };
   const collapsed = new Set(N > data.collapse_above ? data.clusters.map(c => c.name) : []);
   let zoom = 1, selected = -1, matchList = [], matchAt = -1;
+  const folded = new Array(N).fill(null);   // node -> the collapsed cluster it is folded beside
   const ROW = 64, GAP = 14, H = 24, HR = 36;
 
   function el(tag, attrs, parent) {
@@ -239,6 +241,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
       const c = nodes[i].cluster;
       key[i] = c && collapsed.has(c) ? "box:" + c : "node:" + i;
     }
+    folded.fill(null);
     const aux = i => !nodes[i].compute && !nodes[i].cluster;
     const comp = new Int32Array(N).fill(-1);
     for (let start = 0; start < N; start++) {
@@ -258,7 +261,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
       }
       const only = outside.size === 1 ? [...outside][0] : "";
       if (only.startsWith("box:")) {
-        members.forEach(i => { key[i] = (feeds ? "in:" : "out:") + only.slice(4); });
+        members.forEach(i => { key[i] = (feeds ? "in:" : "out:") + only.slice(4); folded[i] = only.slice(4); });
       } else if (!outside.size && N > data.collapse_above) {
         members.forEach(i => { key[i] = "apart:"; });  // unconnected: one box for all
       }
@@ -399,6 +402,7 @@ _TEMPLATE = r"""<!DOCTYPE html>
       u.succ.forEach(b => {
         const x1 = 20 + centre(a), y1 = y[a] + u.h, x2 = 20 + centre(b), y2 = y[b];
         let d, cls = "edge";
+        if (u.aux && u.succ.size > 4) cls += " shared";  // a constant many nodes read
         if (pos[b] > pos[a]) {
           const m = (y1 + y2) / 2;
           d = "M" + x1 + "," + y1 + " C" + x1 + "," + m + " " + x2 + "," + m + " " + x2 + "," + y2;
@@ -432,12 +436,14 @@ _TEMPLATE = r"""<!DOCTYPE html>
       nodeEls[i].classList.toggle("match", hit);
       if (hit) { matchList.push(i); if (n.cluster) boxes.add(n.cluster); }
     });
+    // compute nodes first: they are what a search is usually after
+    matchList.sort((a, b) => (nodes[b].compute - nodes[a].compute) || (a - b));
     boxEls.forEach((g, ci) => g.classList.toggle("match", boxes.has(data.clusters[ci].name)));
     document.getElementById("matches").textContent = q ? matchList.length + " match" + (matchList.length === 1 ? "" : "es") : "";
     nodeEls.forEach((g, i) => g.classList.toggle("selected", i === selected));
   }
   function reveal(i) {
-    const c = nodes[i].cluster;
+    const c = nodes[i].cluster || folded[i];
     if (c && collapsed.has(c)) { collapsed.delete(c); layout(); }
     nodeEls[i].scrollIntoView({block: "center", inline: "center"});
   }
@@ -469,12 +475,13 @@ _TEMPLATE = r"""<!DOCTYPE html>
   document.getElementById("zoom-in").addEventListener("click", () => setZoom(zoom * 1.25));
   document.getElementById("zoom-out").addEventListener("click", () => setZoom(zoom / 1.25));
   // #expanded opens with every cluster expanded, #collapsed with every one collapsed,
-  // #search=NAME with NAME searched for.
+  // #search=NAME with NAME searched for (its first match shown and selected).
   const hash = decodeURIComponent(location.hash.slice(1));
   if (hash === "expanded") collapsed.clear();
   if (hash === "collapsed") data.clusters.forEach(c => collapsed.add(c.name));
   if (hash.startsWith("search=")) search.value = hash.slice(7);
   layout();
+  if (matchList.length) { matchAt = 0; reveal(matchList[0]); select(matchList[0]); }
   document.body.setAttribute("data-ready", "1");
 })();
 </script>
