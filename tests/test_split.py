@@ -156,7 +156,7 @@ def test_nine_rows_over_eight_members_loses_none(devices):
 
 def test_reduction_over_batch_axis_is_not_split(devices, caplog):
     split, names = devices(4)
-    w = rng(4).standard_normal((16, 8)).astype(np.float32)
+    w = tf.Variable(rng(4).standard_normal((16, 8)).astype(np.float32))   # a weight input
 
     def body(x):
         y = tf.nn.relu(tf.matmul(x, w))

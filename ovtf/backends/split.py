@@ -149,10 +149,12 @@ class SplitBackend(Backend):
 
     def _whole(self, members, spec, input_shapes, constants, precision):
         errors = []
+        data = [i for i in range(len(spec.inputs))
+                if i not in constants and not spec.inputs[i].is_variable and input_shapes[i]]
         for member in members:
             try:
                 return _Counted(member.name, member.compile(spec, input_shapes, constants,
-                                                            precision))
+                                                            precision), data[:1])
             except Exception as error:
                 errors.append(f"{member.name}: {error}")
                 _counters.record_device(member.name, 0, 0.0, failed=True)
@@ -169,12 +171,12 @@ class SplitBackend(Backend):
 class _Counted(Executable):
     """A member's executable for the whole batch, counted on the member."""
 
-    def __init__(self, name, inner):
-        self.name, self.inner = name, inner
+    def __init__(self, name, inner, data):
+        self.name, self.inner, self.data = name, inner, data
         self.loaded_from_cache = getattr(inner, "loaded_from_cache", False)
 
     def run(self, inputs, outputs):
-        rows = _rows(inputs)
+        rows = int(inputs[self.data[0]].shape[0]) if self.data else 0
         start = time.perf_counter()
         try:
             self.inner.run(inputs, outputs)
@@ -182,13 +184,6 @@ class _Counted(Executable):
             _counters.record_device(self.name, rows, time.perf_counter() - start, failed=True)
             raise
         _counters.record_device(self.name, rows, time.perf_counter() - start)
-
-
-def _rows(inputs) -> int:
-    for array in inputs:
-        if array is not None and getattr(array, "ndim", 0) > 0:
-            return int(array.shape[0])
-    return 0
 
 
 # --- balancing -------------------------------------------------------------------------------
