@@ -53,7 +53,7 @@ def test_fused_entry_converts_after_decomposition(op):
     from ovtf.importer.lowering import lower_graph as decompose_graph
     graph_def, _ = op_examples.fused_example(op)
     node = next(node for node in graph_def.node if node.name == "out")
-    assert ocm.mark(graph_def, "CPU", set(), frozenset())["out"].supported
+    assert ocm.mark(graph_def, ocm.TableSupport(), set(), frozenset())["out"].supported
     with pytest.raises(Exception, match="conversion rule"):
         _convert(graph_def)  # the frontend alone can't: that's why the importer splits it
     model = _convert(decompose_graph(graph_def))

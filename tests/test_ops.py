@@ -432,6 +432,158 @@ for _op in ("SpaceToDepth", "DepthToSpace"):
     case(_op, lambda x, _op=_op: getattr(raw, _op)(input=x, block_size=2), i32(1, 4, 4, 8), name="int32")
 
 
+# --- issue 12: ops added for coverage (math, array, nn, image) --------------------------------
+
+for _op in ("Expm1", "Rint", "Inv"):
+    case(_op, lambda x, _op=_op: getattr(raw, _op)(x=x), f32(3, 7, lo=0.2, hi=3) * np.where(boolean(3, 7), 1, -1).astype(np.float32))
+case("Rint", lambda x: raw.Rint(x=x), np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.3, -7.7], np.float32), name="halves")
+for _op in ("Xlogy", "Xdivy", "Xlog1py"):
+    case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y),
+         np.where(boolean(3, 5), 0.0, f32(3, 5)).astype(np.float32), pos(3, 5), name="zeros")
+case("Atan2", lambda y, x: raw.Atan2(y=y, x=x), f32(4, 6), f32(4, 6))
+case("Atan2", lambda y, x: raw.Atan2(y=y, x=x), np.array([0.0, 1.0, -1.0, 0.0, 2.0], np.float32),
+     np.array([-1.0, 0.0, 0.0, 1.0, -2.0], np.float32), name="axes")
+case("MulNoNan", lambda x, y: raw.MulNoNan(x=x, y=y), np.array([np.inf, np.nan, 1.5, 2.0], np.float32),
+     np.array([0.0, 0.0, 3.0, -1.0], np.float32), name="special")
+# integer Div stays in TF: see test_integer_div_stays_in_tf
+for _op in ("TruncateDiv", "Mod", "TruncateMod"):
+    case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), i32(4, 6, lo=-20, hi=20),
+         nonzero_i32(4, 6), name="int32_signs")
+for _op in ("Div", "Mod", "TruncateMod"):
+    case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), f32(4, 5, lo=-9, hi=9),
+         f32(4, 5, lo=0.5, hi=3) * np.where(boolean(4, 5), 1, -1).astype(np.float32))
+for _op in ("BitwiseAnd", "BitwiseOr", "BitwiseXor"):
+    case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), i32(4, 5, lo=-100, hi=100),
+         i32(4, 5, lo=-100, hi=100), name="int32")
+case("BitwiseAnd", lambda x, y: raw.BitwiseAnd(x=x, y=y), i64(6, lo=-100, hi=100), i64(6, lo=0, hi=100),
+     name="int64")
+case("Invert", lambda x: raw.Invert(x=x), i32(4, 5, lo=-100, hi=100), name="int32")
+case("Invert", lambda x: raw.Invert(x=x), RNG.integers(0, 255, (7,)).astype(np.uint8), name="uint8")
+for _op in ("LeftShift", "RightShift"):
+    case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), i32(4, 5, lo=-100, hi=100),
+         i32(4, 5, lo=0, hi=8), name="int32")
+case("ApproximateEqual", lambda x, y: raw.ApproximateEqual(x=x, y=y, tolerance=0.3), f32(4, 5), f32(4, 5))
+case("EuclideanNorm", lambda x: raw.EuclideanNorm(input=x, axis=c([1]), keep_dims=False), f32(3, 4, 5))
+case("EuclideanNorm", lambda x: raw.EuclideanNorm(input=x, axis=c([0, 2]), keep_dims=True), f32(3, 4, 5),
+     name="keep")
+case("L2Loss", lambda x: raw.L2Loss(t=x), f32(4, 5))
+case("SegmentSum", lambda x, s: raw.SegmentSum(data=x, segment_ids=s), f32(6, 3),
+     np.array([0, 0, 1, 3, 3, 3], np.int32), name="gap")
+case("SegmentMax", lambda x, s: raw.SegmentMax(data=x, segment_ids=s), f32(6, 3),
+     np.array([0, 0, 1, 2, 2, 2], np.int32))
+case("SegmentSum", lambda x, s: raw.SegmentSum(data=x, segment_ids=s), i32(5), np.array([0, 1, 1, 2, 2], np.int64),
+     name="int32_int64_ids")
+for _op in ("UnsortedSegmentSum", "UnsortedSegmentMax"):
+    case(_op, lambda x, s, _op=_op: getattr(raw, _op)(data=x, segment_ids=s, num_segments=c(4)), f32(6, 3),
+         np.array([3, 0, 1, 0, 3, 1], np.int32))
+case("UnsortedSegmentSum", lambda x, s: raw.UnsortedSegmentSum(data=x, segment_ids=s, num_segments=c(3)),
+     i32(6, 2), np.array([2, 0, 0, 2, 2, 1], np.int32), name="int32")
+for _op in ("SparseSegmentMean", "SparseSegmentSqrtN"):
+    case(_op, lambda x, i, s, _op=_op: getattr(raw, _op)(data=x, indices=i, segment_ids=s), f32(6, 3),
+         np.array([0, 2, 3, 5, 1], np.int32), np.array([0, 0, 1, 1, 1], np.int32))
+case("MatrixBandPart", lambda x: raw.MatrixBandPart(input=x, num_lower=c(1), num_upper=c(0)), f32(2, 4, 5))
+case("MatrixBandPart", lambda x: raw.MatrixBandPart(input=x, num_lower=c(-1, tf.int64), num_upper=c(2, tf.int64)),
+     f32(4, 5), name="all_lower")
+case("MatrixBandPart", lambda x: raw.MatrixBandPart(input=x, num_lower=c(0), num_upper=c(-1)), i32(3, 3),
+     name="int32_upper")
+case("MatrixDiag", lambda x: raw.MatrixDiag(diagonal=x), f32(2, 4))
+case("MatrixDiag", lambda x: raw.MatrixDiag(diagonal=x), i32(3), name="int32")
+case("MatrixInverse", lambda x: raw.MatrixInverse(input=x), f32(2, 4, 4) + 4 * np.eye(4, dtype=np.float32),
+     rtol=1e-4)
+case("LinSpace", lambda x: raw.LinSpace(start=c(-1.0, tf.float32), stop=c(2.0, tf.float32), num=c(7)) * x, f32(7))
+case("LinSpace", lambda a, b, x: raw.LinSpace(start=a, stop=b, num=c(5)) + x, np.float32(0.5), np.float32(3.0),
+     f32(5), name="runtime_ends")
+
+case("Concat", lambda x, y: raw.Concat(concat_dim=c(1), values=[x, y]), f32(2, 3), f32(2, 4))
+case("Concat", lambda x, y: raw.Concat(concat_dim=c(0), values=[x, y]), i32(2, 3), i32(1, 3), name="int32")
+case("Gather", lambda x, i: raw.Gather(params=x, indices=i), f32(5, 3), i32(2, 4, lo=0, hi=5))
+case("Reverse", lambda x: raw.Reverse(tensor=x, dims=tf.constant([False, True, False])), f32(2, 3, 4))
+case("ReverseSequence", lambda x, l: raw.ReverseSequence(input=x, seq_lengths=l, seq_dim=1, batch_dim=0),
+     f32(3, 5, 2), np.array([1, 5, 3], np.int64))
+case("ReverseSequence", lambda x, l: raw.ReverseSequence(input=x, seq_lengths=l, seq_dim=0, batch_dim=1),
+     i32(4, 3), np.array([2, 4, 0], np.int32), name="int32_time_major")
+case("Roll", lambda x: raw.Roll(input=x, shift=c([2, -1]), axis=c([0, 1])), f32(4, 5))
+case("Roll", lambda x: raw.Roll(input=x, shift=c(7), axis=c(-1)), i32(2, 5), name="int32_wrap")
+case("ConjugateTranspose", lambda x: raw.ConjugateTranspose(x=x, perm=c([1, 0, 2])), f32(2, 3, 4))
+case("InvertPermutation", lambda p: raw.InvertPermutation(x=p) + 0, np.array([2, 0, 3, 1, 4], np.int32), name="int32")
+case("BroadcastArgs", lambda x, y: raw.BroadcastArgs(s0=x, s1=y) + 0, np.array([2, 1, 3], np.int32),
+     np.array([4, 1], np.int32), name="int32")
+case("IdentityN", lambda x, y: raw.IdentityN(input=[raw.Neg(x=x), raw.Abs(x=y)]), f32(3), i32(3))
+case("SparseToDense", lambda i, v: raw.SparseToDense(sparse_indices=i, output_shape=c([4, 5]), sparse_values=v,
+                                                     default_value=c(0.5, tf.float32)),
+     np.array([[0, 1], [2, 3], [3, 0]], np.int32), f32(3))
+case("TensorScatterUpdate", lambda x, i, u: raw.TensorScatterUpdate(tensor=x, indices=i, updates=u), f32(6, 3),
+     np.array([[1], [4], [0]], np.int32), f32(3, 3))
+case("TensorScatterAdd", lambda x, i, u: raw.TensorScatterAdd(tensor=x, indices=i, updates=u), f32(6, 3),
+     np.array([[1], [1], [0]], np.int32), f32(3, 3), name="repeated")
+case("TensorScatterAdd", lambda x, i, u: raw.TensorScatterAdd(tensor=x, indices=i, updates=u), i32(3, 4),
+     np.array([[0, 1], [2, 3], [0, 1]], np.int64), i32(3), name="int32_elements")
+case("ScatterNd", lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=c([6, 3])),
+     np.array([[1], [4], [1]], np.int32), f32(3, 3), name="repeated")
+case("ScatterNd", lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=c([3, 4], tf.int64)),
+     np.array([[0, 1], [2, 3]], np.int64), i32(2), name="int32_elements")
+case("DynamicStitch", lambda a, b, x, y: raw.DynamicStitch(indices=[a, b], data=[x, y]),
+     np.array([0, 4], np.int32), np.array([1, 3, 2], np.int32), f32(2, 3), f32(3, 3))
+case("Where", lambda x: raw.Where(condition=x), boolean(3, 4), name="bool")
+case("Where", lambda x: raw.Where(condition=x), i32(5, lo=-1, hi=2), name="int32")
+case("Unique", lambda x: raw.Unique(x=x), np.array([3, 1, 3, 2, 1, 7], np.int32), name="int32")
+case("Unique", lambda x: raw.Unique(x=x, out_idx=tf.int64), i64(9, lo=-2, hi=3), name="int64_out_int64")
+case("ListDiff", lambda x, y: raw.ListDiff(x=x, y=y), np.array([1, 2, 3, 4, 5, 6], np.int32),
+     np.array([1, 3, 5, 9], np.int32), name="int32")
+case("DynamicPartition", lambda x, p: raw.DynamicPartition(data=x, partitions=p, num_partitions=3), f32(5, 2),
+     np.array([0, 2, 2, 0, 2], np.int32))
+
+case("MaxPoolV2", lambda x: raw.MaxPoolV2(input=x, ksize=c([1, 3, 3, 1]), strides=c([1, 2, 2, 1]), padding="SAME"),
+     _IMG)
+case("MaxPoolWithArgmax", lambda x: raw.MaxPoolWithArgmax(input=x, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1],
+                                                          padding="VALID"), _IMG)
+case("MaxPoolWithArgmax", lambda x: raw.MaxPoolWithArgmax(input=x, ksize=[1, 3, 3, 1], strides=[1, 3, 3, 1],
+                                                          padding="VALID", include_batch_in_index=True), _IMG,
+     name="k3s3_batch_index")
+for _pad in ("VALID", "SAME"):
+    case("ExtractImagePatches", lambda x, _pad=_pad: raw.ExtractImagePatches(
+        images=x, ksizes=[1, 3, 3, 1], strides=[1, 2, 2, 1], rates=[1, 1, 1, 1], padding=_pad), _IMG, name=_pad)
+case("Conv3DBackpropInputV2", lambda dy, w: raw.Conv3DBackpropInputV2(
+    input_sizes=c([1, 4, 5, 4, 2]), filter=w, out_backprop=dy, strides=[1, 1, 1, 1, 1], padding="SAME"),
+     f32(1, 4, 5, 4, 3), f32(2, 2, 2, 2, 3))
+case("FakeQuantWithMinMaxArgs", lambda x: raw.FakeQuantWithMinMaxArgs(inputs=x, min=-1.0, max=1.0), f32(4, 5))
+case("FakeQuantWithMinMaxArgs", lambda x: raw.FakeQuantWithMinMaxArgs(inputs=x, min=-0.3, max=1.7, num_bits=4,
+                                                                      narrow_range=True), f32(4, 5), name="4bit_narrow")
+case("FakeQuantWithMinMaxVars", lambda x: raw.FakeQuantWithMinMaxVars(
+    inputs=x, min=c(-1.0, tf.float32), max=c(1.5, tf.float32)), f32(4, 5))
+case("FakeQuantWithMinMaxVarsPerChannel", lambda x: raw.FakeQuantWithMinMaxVarsPerChannel(
+    inputs=x, min=c([-1.0, -0.5, -2.0], tf.float32), max=c([1.0, 0.5, 2.0], tf.float32)), f32(4, 3))
+
+_BOXES = np.array([[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11], [0, 10.1, 1, 11.1],
+                   [0, 100, 1, 101]], np.float32)
+_SCORES = np.array([0.9, 0.75, 0.6, 0.95, 0.5, 0.3], np.float32)
+case("NonMaxSuppressionV2", lambda b, s: raw.NonMaxSuppressionV2(
+    boxes=b, scores=s, max_output_size=c(3), iou_threshold=c(0.5, tf.float32)), _BOXES, _SCORES)
+for _max, _score in ((3, 0.0), (10, 0.4)):
+    case("NonMaxSuppressionV3", lambda b, s, _max=_max, _score=_score: raw.NonMaxSuppressionV3(
+        boxes=b, scores=s, max_output_size=c(_max), iou_threshold=c(0.5, tf.float32),
+        score_threshold=c(_score, tf.float32)), _BOXES, _SCORES, name=f"max{_max}_score{_score}")
+for _pad in (True, False):
+    case("NonMaxSuppressionV4", lambda b, s, _pad=_pad: raw.NonMaxSuppressionV4(
+        boxes=b, scores=s, max_output_size=c(5), iou_threshold=c(0.5, tf.float32),
+        score_threshold=c(0.0, tf.float32), pad_to_max_output_size=_pad), _BOXES, _SCORES, name=f"pad{int(_pad)}")
+for _sigma in (0.0, 0.5):
+    case("NonMaxSuppressionV5", lambda b, s, _sigma=_sigma: raw.NonMaxSuppressionV5(
+        boxes=b, scores=s, max_output_size=c(5), iou_threshold=c(0.5, tf.float32),
+        score_threshold=c(0.0, tf.float32), soft_nms_sigma=c(_sigma, tf.float32)), _BOXES, _SCORES,
+         name=f"sigma{_sigma}")
+_RGB = f32(2, 8, 9, 3, lo=0, hi=1)
+case("CropAndResize", lambda x, b, i: raw.CropAndResize(image=x, boxes=b, box_ind=i, crop_size=c([4, 5])), _RGB,
+     np.array([[0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], [0.5, 0.1, 0.2, 0.7]], np.float32), np.array([0, 1, 1], np.int32))
+case("CropAndResize", lambda x, b, i: raw.CropAndResize(image=x, boxes=b, box_ind=i, crop_size=c([3, 3])), _RGB,
+     np.array([[-0.2, -0.1, 1.3, 0.9]], np.float32), np.array([1], np.int32), name="outside")
+case("AdjustContrastv2", lambda x: raw.AdjustContrastv2(images=x, contrast_factor=c(1.7, tf.float32)), _RGB)
+case("AdjustSaturation", lambda x: raw.AdjustSaturation(images=x, scale=c(0.6, tf.float32)), _RGB)
+case("AdjustHue", lambda x: raw.AdjustHue(images=x, delta=c(0.2, tf.float32)), _RGB)
+case("AdjustHue", lambda x: raw.AdjustHue(images=x, delta=c(-0.45, tf.float32)), _RGB, name="negative")
+case("RGBToHSV", lambda x: raw.RGBToHSV(images=x), _RGB)
+case("HSVToRGB", lambda x: raw.HSVToRGB(images=x), _RGB)
+
 # --- oneDNN fused ops: produced by grappler's remapper from tf.Variable weights ----------------
 
 def _variable(*shape, positive=False):
@@ -732,3 +884,56 @@ def test_padv2_runtime_constant_value_stays_in_tf(reports, grappler_options):
         lambda x, v: raw.PadV2(input=raw.Neg(x=x), paddings=c([[2, 0], [1, 1]]), constant_values=v),
         (i32(2, 3), np.int32(7)), "PadV2", reports, grappler_options)
     assert [reason for reason, _ in reasons] == ["STATIC_INPUT"]
+
+
+def test_integer_div_stays_in_tf(reports, grappler_options):
+    """TF's integer Div truncates, OpenVINO's frontend floors: kept in TF. When this fails
+    because the node was clustered and still right, OpenVINO was fixed: allow int Div."""
+    reasons = _run_unclustered(lambda x, y: raw.Div(x=raw.Neg(x=x), y=raw.Abs(x=y) + 1),
+                               (i32(4, 6, lo=-20, hi=20), i32(4, 6)), "Div", reports, grappler_options)
+    assert [reason for reason, _ in reasons] == ["ATTR"]
+
+
+def test_openvino_integer_div_still_floors():
+    """The measurement behind keeping integer Div in TF (fails when OpenVINO gets it right;
+    2026.4 gives [-2, -2, 3] for TF's [-3, -3, 3])."""
+    ov = pytest.importorskip("openvino")
+    function = tf.function(lambda x, y: raw.Div(x=x, y=y),
+                           input_signature=[tf.TensorSpec([3], tf.int32)] * 2)
+    compiled = ov.Core().compile_model(ov.convert_model(function.get_concrete_function()), "CPU")
+    x, y = np.array([-7, 7, -7], np.int32), np.array([2, -2, -2], np.int32)
+    assert function(x, y).numpy().tolist() == [-3, -3, 3]
+    assert compiled([x, y])[0].tolist() != [-3, -3, 3]
+
+
+@pytest.mark.parametrize("label,fn,inputs,op,detail", [
+    ("unique_float", lambda x: raw.Unique(x=raw.Neg(x=x))[0], (np.array([0.5, -1.0, 0.5, 2.0], np.float32),),
+     "Unique", "float Unique returns wrong values in OpenVINO"),
+    ("argmax_same", lambda x: raw.MaxPoolWithArgmax(input=raw.Neg(x=x), ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1],
+                                                     padding="SAME")[0], (f32(1, 9, 9, 2),),
+     "MaxPoolWithArgmax", "ksize [1, 3, 3, 1] != strides [1, 2, 2, 1] (OpenVINO's output shape is wrong)"),
+    ("crop_extrapolated", lambda x, b, i: raw.CropAndResize(image=raw.Neg(x=x), boxes=b, box_ind=i,
+                                                            crop_size=c([3, 3]), extrapolation_value=-1.0),
+     (f32(1, 5, 5, 3), np.array([[-0.2, -0.1, 1.3, 0.9]], np.float32), np.array([0], np.int32)),
+     "CropAndResize", "extrapolation_value != 0 (OpenVINO's frontend converts 0 only)"),
+], ids=lambda value: value if isinstance(value, str) and " " not in value and len(value) < 20 else "")
+def test_kept_in_tf_with_reason(label, fn, inputs, op, detail, reports, grappler_options):
+    """Variants OpenVINO gets wrong stay in TF, with the reason; the program stays right."""
+    reasons = _run_unclustered(fn, inputs, op, reports, grappler_options)
+    assert reasons == [("ATTR", detail)], label
+
+
+@pytest.mark.parametrize("label", ["unique_float", "argmax_same"])
+def test_openvino_still_wrong_where_kept_in_tf(label):
+    """When one of these fails, OpenVINO fixed it: the variant can move into the table."""
+    ov = pytest.importorskip("openvino")
+    if label == "unique_float":
+        fn, x = (lambda t: raw.Unique(x=t)[0]), np.array([0.5, -1.0, 0.5, 2.0], np.float32)
+    else:
+        fn, x = (lambda t: raw.MaxPoolWithArgmax(input=t, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1],
+                                                padding="SAME")[0]), f32(1, 9, 9, 2)
+    function = tf.function(fn, input_signature=[tf.TensorSpec(x.shape, tf.as_dtype(x.dtype))])
+    expected = function(x).numpy()
+    got = ov.Core().compile_model(ov.convert_model(function.get_concrete_function()), "CPU",
+                                  {"INFERENCE_PRECISION_HINT": "f32"})([x])[0]
+    assert got.shape != expected.shape or not np.allclose(got, expected)

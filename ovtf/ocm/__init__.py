@@ -46,6 +46,7 @@ Conv2D/MatMul/BiasAdd/Relu/... which are supported directly.
 from __future__ import annotations
 
 from ovtf.ocm import array_ops, fused_ops, math_ops, nn_ops  # noqa: F401  (fill the registry)
+from ovtf.ocm import image_ops  # noqa: F401  (tf.image entries)
 from ovtf.ocm import rules  # noqa: F401
 from ovtf.ocm.marker import mark, node_rules  # noqa: F401
 from ovtf.ocm.registry import Capability, get as get_capability  # noqa: F401

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ovtf.ocm.registry import (ALL_DENSE, INDEX, NUMERIC, Lowered, capability, check_data_format,
-                               declare)
+from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, NUMERIC, Lowered, capability,
+                               check_data_format, declare, table)
+
+_BEFORE = frozenset(table())
 
 
 def _lower_multi_axis_reverse(node, nodes):
@@ -86,3 +88,67 @@ def _space_depth(node):
 # Constants are never clustered on their own: the partitioner copies each Const a cluster
 # reads into that cluster (so frozen weights become constants of the compiled model).
 declare("Const", dtype=ALL_DENSE)
+
+
+# --- issue 12: more data movement, each checked against TF in tests/test_ops.py -------------
+
+declare("Concat", static_inputs=(0,), T=ALL_DENSE)          # ConcatV2's predecessor: axis first
+declare("Gather", Tparams=ALL_DENSE, Tindices=INDEX)
+declare("Reverse", static_inputs=(1,), T=ALL_DENSE)         # dims: one bool per axis
+declare("ReverseSequence", T=ALL_DENSE, Tlen=INDEX)
+declare("Roll", static_inputs=(1, 2), T=ALL_DENSE, Tshift=INDEX, Taxis=INDEX)
+declare("ConjugateTranspose", static_inputs=(1,), T=ALL_DENSE, Tperm=INDEX)
+declare("InvertPermutation", T=INDEX)
+declare("BroadcastArgs", T=INDEX)
+declare("IdentityN", T=ALL_DENSE)
+declare("SparseToDense", static_inputs=(1,), T=ALL_DENSE, Tindices=INDEX)
+declare("TensorScatterUpdate", "TensorScatterAdd", T=NUMERIC, Tindices=INDEX)
+declare("DynamicStitch", T=ALL_DENSE)
+# Data-dependent output shapes: OpenVINO computes them at run time.
+declare("Where", T=ALL_DENSE)
+@capability("Unique", T=NUMERIC, out_idx=INDEX)
+def _unique(node):
+    # float values come back as zeros after the first (measured 2026.4: [0.5, -1, 0.5, 2] ->
+    # [0.5, 0, 0]); integer ones are right
+    if node.attr["T"].type in FLOATS:
+        return "float Unique returns wrong values in OpenVINO"
+    return None
+
+
+
+declare("ListDiff", T=NUMERIC, out_idx=INDEX)
+declare("DynamicPartition", T=ALL_DENSE)
+
+
+def _lower_scatter_nd(node, nodes):
+    """ScatterNd adds the updates of repeated indices (TF), the frontend's ScatterNDUpdate
+    keeps one of them (measured: 0.18 error with a repeated index); TensorScatterAdd into
+    zeros is TF's definition and converts exactly."""
+    import numpy as np
+    from tensorflow.core.framework import attr_value_pb2, node_def_pb2
+    from tensorflow.python.framework import dtypes, tensor_util
+
+    data = [name for name in node.input if not name.startswith("^")]
+    controls = [name for name in node.input if name.startswith("^")]
+    indices, updates, shape = data
+    dtype = node.attr["T"].type
+    zero = node_def_pb2.NodeDef(name=f"{node.name}/_ovtf_zero", op="Const", device=node.device)
+    zero.attr["dtype"].type = dtype
+    zero.attr["value"].CopyFrom(attr_value_pb2.AttrValue(tensor=tensor_util.make_tensor_proto(
+        np.zeros((), dtypes.as_dtype(dtype).as_numpy_dtype))))
+    zero.input.extend(controls)
+    fill = node_def_pb2.NodeDef(name=f"{node.name}/_ovtf_zeros", op="Fill", device=node.device)
+    fill.input.extend([shape, zero.name] + controls)
+    fill.attr["T"].type = dtype
+    fill.attr["index_type"].type = node.attr["Tindices"].type
+    scatter = node_def_pb2.NodeDef(name=node.name, op="TensorScatterAdd", device=node.device)
+    scatter.input.extend([fill.name, indices, updates] + controls)
+    scatter.attr["T"].type = dtype
+    scatter.attr["Tindices"].type = node.attr["Tindices"].type
+    return Lowered([zero, fill, scatter])
+
+
+declare("ScatterNd", static_inputs=(2,), lower=_lower_scatter_nd, T=NUMERIC, Tindices=INDEX)
+
+# the op types this module registered (for docs/ops.md)
+OPS = frozenset(table()) - _BEFORE

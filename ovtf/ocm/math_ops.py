@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import logging
 
-from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, NUMERIC, Lowered, capability, declare)
+from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, Lowered, capability, declare,
+                               table)
+
+_BEFORE = frozenset(table())
 
 logger = logging.getLogger("ovtf")
 
@@ -137,3 +140,45 @@ def _einsum(node):
 # Range's output length depends on its input values, which OpenVINO needs to compile static
 # shapes; from outside the cluster they are taken per value (one compilation per length).
 declare("Range", static_inputs=(0, 1, 2), per_value=True, Tidx=NUMERIC)
+
+
+# --- issue 12: more element-wise math, each checked against TF in tests/test_ops.py ----------
+
+declare("Expm1", "Rint", "Inv", T=FLOATS)
+declare("Xlogy", "Xdivy", "Xlog1py", "Atan2", "MulNoNan", T=FLOATS)
+declare("TruncateDiv", T=NUMERIC)
+
+
+@capability("Div", T=NUMERIC)
+def _div(node):
+    # TF's Div truncates integers (-7 / 2 == -3, like TruncateDiv); OpenVINO (2026.4) gets
+    # [-7, 7, -7] / [2, -2, -2] as [-2, -2, 3] for TF's [-3, -3, 3] (8 of 24 int32 wrong).
+    if node.attr["T"].type not in FLOATS:
+        return "integer Div: OpenVINO's result differs from TF's truncation"
+    return None
+# Mod / TruncateMod: the remainder has the sign of the dividend (fmod), as OpenVINO's Mod.
+declare("Mod", "TruncateMod", T=NUMERIC)
+declare("BitwiseAnd", "BitwiseOr", "BitwiseXor", "Invert", "LeftShift", "RightShift", T=INTS)
+declare("ApproximateEqual", T=FLOATS)
+
+# More reductions.
+declare("EuclideanNorm", static_inputs=(1,), T=FLOATS, Tidx=INDEX)
+declare("L2Loss", T=FLOATS)
+
+# Segment reductions. Sorted segment ids: the output length is the largest id + 1, which
+# OpenVINO computes at run time; unsorted ones take num_segments at compile time.
+declare("SegmentSum", "SegmentMax", T=NUMERIC, Tindices=INDEX)
+declare("UnsortedSegmentSum", "UnsortedSegmentMax", static_inputs=(2,), T=NUMERIC,
+        Tindices=INDEX, Tnumsegments=INDEX)
+declare("SparseSegmentMean", "SparseSegmentSqrtN", T=FLOATS, Tidx=INDEX, Tsegmentids=INDEX)
+
+# Matrices.
+declare("MatrixBandPart", T=ALL_DENSE, Tindex=INDEX)
+declare("MatrixDiag", T=ALL_DENSE)
+declare("MatrixInverse", T=FLOATS)
+
+# LinSpace: its length (num) must be known to compile.
+declare("LinSpace", static_inputs=(2,), T=FLOATS, Tidx=INDEX)
+
+# the op types this module registered (for docs/ops.md)
+OPS = frozenset(table()) - _BEFORE

@@ -8,7 +8,9 @@ these public ops (see the package docstring for the measurements).
 from __future__ import annotations
 
 from ovtf.ocm.registry import (FLOATS, INDEX, capability, check_data_format, check_padding,
-                               declare, first_problem)
+                               declare, first_problem, table)
+
+_BEFORE = frozenset(table())
 
 declare("Relu", "Relu6", "Elu", "Selu", "Softmax", "LogSoftmax", T=FLOATS)
 declare("LeakyRelu", T=FLOATS)
@@ -74,3 +76,39 @@ declare("TopKV2", static_inputs=(1,), T=FLOATS | INDEX)
 def _resize(node):
     return None
 
+
+
+# --- issue 12: more nn ops, each checked against TF in tests/test_ops.py --------------------
+
+@capability("MaxPoolV2", static_inputs=(1, 2), T=FLOATS)
+def _max_pool_v2(node):
+    return first_problem(check_data_format(node, ("NHWC", "NCHW")), check_padding(node))
+
+
+@capability("MaxPoolWithArgmax", T=FLOATS, Targmax=INDEX)
+def _max_pool_argmax(node):
+    # Measured 2026.4 on 9x9 inputs: SAME comes out 3x3 for TF's 5x5 (k3 s2), and VALID
+    # k3 s2 3x3 for TF's 4x4; VALID with ksize == strides is right.
+    ksize, strides = list(node.attr["ksize"].list.i), list(node.attr["strides"].list.i)
+    if ksize != strides:
+        return f"ksize {ksize} != strides {strides} (OpenVINO's output shape is wrong)"
+    return check_padding(node, ("VALID",))
+
+
+@capability("ExtractImagePatches", T=FLOATS)
+def _extract_patches(node):
+    return check_padding(node)
+
+
+@capability("Conv3DBackpropInputV2", static_inputs=(0,), T=FLOATS, Tshape=INDEX)
+def _conv3d_transpose(node):
+    return first_problem(check_data_format(node, ("NDHWC", "NCDHW"), "NDHWC"), check_padding(node))
+
+
+# Fake quantization (quantization-aware-trained models): OpenVINO's FakeQuantize after the
+# frontend nudges min/max the way TF does.
+declare("FakeQuantWithMinMaxArgs")
+declare("FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel", static_inputs=(1, 2))
+
+# the op types this module registered (for docs/ops.md)
+OPS = frozenset(table()) - _BEFORE

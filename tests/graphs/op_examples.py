@@ -152,6 +152,87 @@ example("SpaceToDepth")(lambda: raw.SpaceToDepth(input=_img(), block_size=2))
 example("DepthToSpace")(lambda: raw.DepthToSpace(input=_img(), block_size=2))
 
 
+# --- issue 12 additions ---------------------------------------------------------------------
+
+def _i(shape=(4,), name="i", dtype=tf.int32):
+    return _x(shape, dtype, name)
+
+
+for _op in ("Expm1", "Rint", "Inv"):
+    example(_op)(lambda _op=_op: getattr(raw, _op)(x=_x()))
+for _op in ("Xlogy", "Xdivy", "Xlog1py", "MulNoNan", "Div", "Mod", "TruncateMod"):
+    example(_op)(lambda _op=_op: getattr(raw, _op)(x=_x(), y=_x(name="y")))
+example("Atan2")(lambda: raw.Atan2(y=_x(), x=_x(name="y")))
+example("TruncateDiv")(lambda: raw.TruncateDiv(x=_i(), y=_i(name="j")))
+for _op in ("BitwiseAnd", "BitwiseOr", "BitwiseXor", "LeftShift", "RightShift"):
+    example(_op)(lambda _op=_op: getattr(raw, _op)(x=_i(), y=_i(name="j")))
+example("Invert")(lambda: raw.Invert(x=_i()))
+example("ApproximateEqual")(lambda: raw.ApproximateEqual(x=_x(), y=_x(name="y"), tolerance=0.1))
+example("EuclideanNorm")(lambda: raw.EuclideanNorm(input=_x(), axis=_c([1])))
+example("L2Loss")(lambda: raw.L2Loss(t=_x()))
+example("SegmentSum")(lambda: raw.SegmentSum(data=_x((4, 3)), segment_ids=_c([0, 0, 1, 2])))
+example("SegmentMax")(lambda: raw.SegmentMax(data=_x((4, 3)), segment_ids=_c([0, 0, 1, 2])))
+for _op in ("UnsortedSegmentSum", "UnsortedSegmentMax"):
+    example(_op)(lambda _op=_op: getattr(raw, _op)(data=_x((4, 3)), segment_ids=_c([2, 0, 1, 2]), num_segments=_c(3)))
+for _op in ("SparseSegmentMean", "SparseSegmentSqrtN"):
+    example(_op)(lambda _op=_op: getattr(raw, _op)(data=_x((4, 3)), indices=_c([0, 2, 3]), segment_ids=_c([0, 0, 1])))
+example("MatrixBandPart")(lambda: raw.MatrixBandPart(input=_x((3, 3)), num_lower=_c(1), num_upper=_c(0)))
+example("MatrixDiag")(lambda: raw.MatrixDiag(diagonal=_x()))
+example("MatrixInverse")(lambda: raw.MatrixInverse(input=_x((2, 3, 3))))
+example("LinSpace")(lambda: raw.LinSpace(start=_x(()), stop=_c(1.0, f32), num=_c(5)))
+example("Concat")(lambda: raw.Concat(concat_dim=_c(1), values=[_x(), _x(name="y")]))
+example("Gather")(lambda: raw.Gather(params=_x(), indices=_i()))
+example("Reverse")(lambda: raw.Reverse(tensor=_x(), dims=tf.constant([False, True])))
+example("ReverseSequence")(lambda: raw.ReverseSequence(input=_x(), seq_lengths=_c([1, 3]), seq_dim=1, batch_dim=0))
+example("Roll")(lambda: raw.Roll(input=_x(), shift=_c([1]), axis=_c([1])))
+example("ConjugateTranspose")(lambda: raw.ConjugateTranspose(x=_x(), perm=_c([1, 0])))
+example("InvertPermutation")(lambda: raw.InvertPermutation(x=_i()))
+example("BroadcastArgs")(lambda: raw.BroadcastArgs(s0=_i((2,)), s1=_i((2,), "j")))
+example("IdentityN")(lambda: raw.IdentityN(input=[_x(), _i()])[0])
+example("SparseToDense")(lambda: raw.SparseToDense(sparse_indices=_i((2, 2)), output_shape=_c([4, 5]),
+                                                   sparse_values=_x((2,)), default_value=_c(0.0, f32)))
+for _op in ("TensorScatterUpdate", "TensorScatterAdd"):
+    example(_op)(lambda _op=_op: getattr(raw, _op)(tensor=_x((4, 3)), indices=_i((2, 1)), updates=_x((2, 3), name="u")))
+example("ScatterNd")(lambda: raw.ScatterNd(indices=_i((2, 1)), updates=_x((2, 3)), shape=_c([4, 3])))
+example("DynamicStitch")(lambda: raw.DynamicStitch(indices=[_c([0, 2]), _c([1])], data=[_x((2, 3)), _x((1, 3), name="y")]))
+example("Where")(lambda: raw.Where(condition=_x(dtype=tf.bool)))
+example("Unique")(lambda: raw.Unique(x=_i())[0])
+example("ListDiff")(lambda: raw.ListDiff(x=_i(), y=_i((2,), "j"))[0])
+example("DynamicPartition")(lambda: raw.DynamicPartition(data=_x((4, 3)), partitions=_c([0, 1, 1, 0]), num_partitions=2)[1])
+example("MaxPoolV2")(lambda: raw.MaxPoolV2(input=_img(), ksize=_c([1, 2, 2, 1]), strides=_c([1, 2, 2, 1]), padding="VALID"))
+example("MaxPoolWithArgmax")(lambda: raw.MaxPoolWithArgmax(input=_img(), ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID")[1])
+example("ExtractImagePatches")(lambda: raw.ExtractImagePatches(images=_img(), ksizes=[1, 2, 2, 1], strides=[1, 2, 2, 1],
+                                                               rates=[1, 1, 1, 1], padding="VALID"))
+example("Conv3DBackpropInputV2")(lambda: raw.Conv3DBackpropInputV2(
+    input_sizes=_c([1, 4, 4, 4, 2]), filter=_c(np.ones((2, 2, 2, 2, 3), np.float32)), out_backprop=_x((1, 4, 4, 4, 3)),
+    strides=[1, 1, 1, 1, 1], padding="SAME"))
+example("FakeQuantWithMinMaxArgs")(lambda: raw.FakeQuantWithMinMaxArgs(inputs=_x()))
+example("FakeQuantWithMinMaxVars")(lambda: raw.FakeQuantWithMinMaxVars(inputs=_x(), min=_c(-1.0, f32), max=_c(1.0, f32)))
+example("FakeQuantWithMinMaxVarsPerChannel")(lambda: raw.FakeQuantWithMinMaxVarsPerChannel(
+    inputs=_x(), min=_c([-1.0, -1.0, -1.0], f32), max=_c([1.0, 1.0, 1.0], f32)))
+
+
+def _nms(op):
+    def build():
+        boxes, scores = _x((5, 4)), _x((5,), name="s")
+        extra = {"score_threshold": _c(0.0, f32)} if op != "NonMaxSuppressionV2" else {}
+        if op == "NonMaxSuppressionV5":
+            extra["soft_nms_sigma"] = _c(0.0, f32)
+        result = getattr(raw, op)(boxes=boxes, scores=scores, max_output_size=_c(3), iou_threshold=_c(0.5, f32), **extra)
+        return result if op in ("NonMaxSuppressionV2", "NonMaxSuppressionV3") else result[0]
+    return build
+
+
+for _op in ("NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5"):
+    example(_op)(_nms(_op))
+example("CropAndResize")(lambda: raw.CropAndResize(image=_img(3), boxes=_x((2, 4), name="b"), box_ind=_c([0, 0]),
+                                                   crop_size=_c([3, 3])))
+example("AdjustContrastv2")(lambda: raw.AdjustContrastv2(images=_img(3), contrast_factor=_c(1.5, f32)))
+example("AdjustSaturation")(lambda: raw.AdjustSaturation(images=_img(3), scale=_c(0.5, f32)))
+example("AdjustHue")(lambda: raw.AdjustHue(images=_img(3), delta=_c(0.1, f32)))
+example("RGBToHSV")(lambda: raw.RGBToHSV(images=_img(3)))
+example("HSVToRGB")(lambda: raw.HSVToRGB(images=_img(3)))
+
 def build(op: str):
     """(GraphDef, [output tensor names]) with the op under test named `out`."""
     graph = tf.Graph()
