@@ -59,3 +59,15 @@ def test_fused_entry_converts_after_decomposition(op):
     model = _convert(decompose_graph(graph_def))
     assert len(model.outputs) >= 1
     assert node.op == op
+
+
+def test_conformance_table_is_current():
+    """docs/ops.md is generated from the registry: regenerate it when an entry changes."""
+    import importlib.util
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("conformance_table",
+                                                  os.path.join(root, "scripts", "conformance_table.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with open(script.OUTPUT, encoding="utf-8") as handle:
+        assert handle.read() == script.render(), "run scripts/conformance_table.py"

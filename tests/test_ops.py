@@ -449,7 +449,7 @@ case("MulNoNan", lambda x, y: raw.MulNoNan(x=x, y=y), np.array([np.inf, np.nan, 
 for _op in ("TruncateDiv", "Mod", "TruncateMod"):
     case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), i32(4, 6, lo=-20, hi=20),
          nonzero_i32(4, 6), name="int32_signs")
-for _op in ("Div", "Mod", "TruncateMod"):
+for _op in ("Div", "TruncateDiv", "Mod", "TruncateMod"):
     case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), f32(4, 5, lo=-9, hi=9),
          f32(4, 5, lo=0.5, hi=3) * np.where(boolean(4, 5), 1, -1).astype(np.float32))
 for _op in ("BitwiseAnd", "BitwiseOr", "BitwiseXor"):

@@ -81,7 +81,9 @@ def _creates_large_offset(node, nodes) -> bool:
 
 
 def _lower_fusion_barrier(node, nodes):
-    """`node` -> the same node under another name, then Minimum(y, y) under `node`'s name."""
+    """A float op making a large constant offset (a mask's -1e9) gets an exact Minimum(y, y)
+    after it, so OpenVINO's linear-op fusion cannot fold that offset into another constant
+    (the T5 error; see the module docstring). Other nodes are left as they are."""
     if not _creates_large_offset(node, nodes):
         return None
     from tensorflow.core.framework import node_def_pb2
