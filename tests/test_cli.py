@@ -83,6 +83,20 @@ def test_info(models):
     assert "cuda" not in plain.stderr.lower() and "oneDNN" not in plain.stderr, plain.stderr
 
 
+def test_info_marks_emulated_devices():
+    from click.testing import CliRunner
+
+    from ovtf import testing
+    from ovtf.cli import cli
+
+    with testing.emulated_devices(1, kind="NPU") as names:
+        result = CliRunner().invoke(cli, ["info", "--json"], prog_name="ovtf")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)["backends"]}
+    assert rows[names[0]]["emulated"] is True, rows
+    assert rows["CPU"]["emulated"] is False
+
+
 @pytest.mark.parametrize("name, ops, signature", [
     ("stack", 3 * LAYERS, "serving_default"),
     ("mlp.keras", 8, "call"),

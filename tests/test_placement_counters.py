@@ -125,3 +125,18 @@ def test_bad_picture_dir_is_rejected(tmp_path):
     path.write_text("x")
     with pytest.raises(ValueError, match="not a directory"):
         placement_log.set_html_dir(str(path))
+
+
+def test_placement_pictures_from_the_environment(tmp_path, fresh_process):
+    from ovtf import config
+
+    if not hasattr(config.settings, "placement_html_dir"):
+        pytest.skip("config has no placement_html_dir setting yet (OVTF_PLACEMENT_HTML_DIR "
+                    "is parsed in ovtf/config.py; placement_log.set_html_dir works meanwhile)")
+    directory = tmp_path / "env-pictures"
+    result = fresh_process("""
+        import json, os, tensorflow as tf, ovtf
+        tf.function(lambda x: tf.sin(tf.cos(x) * 2.0) + 1.0)(tf.ones([3]))
+        print(json.dumps(sorted(os.listdir(os.environ["OVTF_PLACEMENT_HTML_DIR"]))))
+    """, env={"OVTF_PLACEMENT_HTML_DIR": str(directory)})
+    assert len(result) == 1 and result[0].endswith(".html"), result

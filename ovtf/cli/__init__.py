@@ -146,8 +146,15 @@ def info_data() -> dict:
             device = getattr(backend, "device", None)
             emulated = device is None or not (set(str(device).replace(":", ",").split(","))
                                               & device_names)
+        described = {}
+        if hasattr(backend, "describe"):
+            try:
+                described = dict(backend.describe())
+            except Exception:
+                described = {}
         backend_rows.append({"name": name, "emulated": bool(emulated),
-                             "kind": type(backend).__name__ if backend else "?"})
+                             "kind": type(backend).__name__ if backend else "?",
+                             "description": str(described.get("full_name", ""))})
     try:
         import pyopencl
         opencl = [{"platform": p.name, "version": p.version,
@@ -201,8 +208,10 @@ def print_info(data, console):
     backends.add_column("backend")
     backends.add_column("kind")
     backends.add_column("")
+    backends.add_column("description")
     for row in data["backends"]:
-        backends.add_row(row["name"], row["kind"], "[yellow]emulated[/]" if row["emulated"] else "")
+        backends.add_row(row["name"], row["kind"], "[yellow]emulated[/]" if row["emulated"] else "",
+                         row.get("description", ""))
     console.print(backends)
     if data["opencl"] is None:
         console.print("OpenCL platforms: pyopencl is not installed")
