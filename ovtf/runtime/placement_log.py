@@ -10,7 +10,8 @@ twice on the same thread, so a left-alone report identical to the previous one o
 is not counted again.
 
 Optionally each accounted graph is also drawn (`PlacementReport.to_html`) into a directory:
-`set_html_dir(path)`, or the setting `placement_html_dir` when config has one.
+`set_html_dir(path)`, or the setting `placement_html_dir` (environment variable
+OVTF_PLACEMENT_HTML_DIR) once ovtf/config.py parses it.
 """
 
 from __future__ import annotations
