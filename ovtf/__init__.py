@@ -163,6 +163,16 @@ def is_logging_placement() -> bool:
     return _config.settings.log_placement
 
 
+def set_placement_html_dir(path) -> None:
+    """Write a placement picture (self-contained HTML) of every graph ovtf is handed into
+    `path` (None: stop)."""
+    _config.update(placement_html_dir=_config.parse_cache_dir(path, "placement html dir"))
+
+
+def get_placement_html_dir():
+    return _config.settings.placement_html_dir
+
+
 def stats() -> dict:
     """Counters since import or reset_stats(): graphs, ops, clusters, executions, fallbacks."""
     return _counters.snapshot()

@@ -54,6 +54,7 @@ class Settings:
     precision: str = "f32"
     log_level: int = 1
     cost_placement: bool = DEFAULT_COST_PLACEMENT
+    placement_html_dir: str | None = None   # a placement picture per graph goes here
 
 
 _lock = threading.Lock()
@@ -203,6 +204,7 @@ _ENV_PARSERS = {
     "OVTF_PRECISION": ("precision", parse_precision),
     "OVTF_LOG_LEVEL": ("log_level", parse_log_level),
     "OVTF_COST_PLACEMENT": ("cost_placement", parse_bool),
+    "OVTF_PLACEMENT_HTML_DIR": ("placement_html_dir", parse_cache_dir),
 }
 
 

@@ -27,7 +27,7 @@ import threading
 
 from ovtf import backends, config, counters, partitioner
 from ovtf.once import Once
-from ovtf.runtime import placement_log
+from ovtf import placement_log
 from ovtf.runtime.cluster import ClusterHandle
 from ovtf.runtime.device import DeviceCluster
 from ovtf.spec import ClusterSpec

@@ -41,6 +41,7 @@ BAD_API_CALLS = [
     (ovtf.set_cache_dir, ovtf.get_cache_dir, "", ["''", "directory"]),
     (ovtf.set_cache_dir, ovtf.get_cache_dir, 5, ["5", "directory path"]),
     (ovtf.set_cache_dir, ovtf.get_cache_dir, "a\0b", ["directory path"]),
+    (ovtf.set_placement_html_dir, ovtf.get_placement_html_dir, 5, ["5", "directory path"]),
 ]
 
 
@@ -121,6 +122,7 @@ BAD_ENV = [
     ("OVTF_MIN_CLUSTER_SIZE", "big", ["'big'", "integer >= 1"]),
     ("OVTF_MIN_CLUSTER_SIZE", "0", ["'0'", "integer >= 1"]),
     ("OVTF_CACHE_DIR", "   ", ["directory path"]),
+    ("OVTF_PLACEMENT_HTML_DIR", "", ["''", "directory path"]),
     ("OVTF_PRECISION", "int8", ["'int8'", "f32", "bf16", "f16"]),
     ("OVTF_LOG_LEVEL", "loud", ["'loud'", "0, 1, 2"]),
     ("OVTF_LOG_LEVEL", "7", ["'7'", "0, 1, 2"]),
@@ -187,13 +189,14 @@ def test_good_environment_values_apply(tmp_path):
         "OVTF_DISABLE": "1", "OVTF_BACKEND": "hetero:cpu", "OVTF_DISABLED_OPS": "Conv2D,Relu",
         "OVTF_DYNAMIC_FALLBACK": "off", "OVTF_LOG_PLACEMENT": "yes",
         "OVTF_MIN_CLUSTER_SIZE": "5", "OVTF_CACHE_DIR": str(tmp_path / "c"),
-        "OVTF_PRECISION": "BF16", "OVTF_LOG_LEVEL": "2"})
+        "OVTF_PRECISION": "BF16", "OVTF_LOG_LEVEL": "2",
+        "OVTF_PLACEMENT_HTML_DIR": str(tmp_path / "p")})
     assert result["ok"], result
     assert result["settings"] == {
         "enabled": False, "backend": "HETERO:CPU", "disabled_ops": ["Conv2D", "Relu"],
         "dynamic_fallback": False, "log_placement": True, "min_cluster_size": 5,
         "cache_dir": str(tmp_path / "c"), "precision": "bf16", "log_level": 2,
-        "cost_placement": False}
+        "cost_placement": False, "placement_html_dir": str(tmp_path / "p")}
 
 
 def test_defaults_without_environment():

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 import ovtf
 from ovtf import hook as bridge
-from ovtf.runtime import placement_log
+from ovtf import placement_log
 
 raw = tf.raw_ops
 RNG = np.random.default_rng(20240601)

@@ -59,8 +59,10 @@ def _clusters(result):
     return {frozenset(c.members) for c in result.report.clusters}
 
 
-def _rewrite(graph_def, fetch, min_size=1, **kwargs):
-    return partitioner.rewrite(graph_def, fetch, [], support=SUPPORT, min_cluster_size=min_size,
+def _rewrite(graph_def, fetch, min_size=1, preserve=(), **kwargs):
+    # grappler's preserve list holds the fetches too (and feeds, init and keep ops)
+    preserve = list(fetch) + list(preserve)
+    return partitioner.rewrite(graph_def, fetch, preserve, support=SUPPORT, min_cluster_size=min_size,
                                disabled_ops=frozenset(kwargs.pop("disabled", ())), **kwargs)
 
 
@@ -157,7 +159,8 @@ CASES = [
     ("cycle", cycle_through_unsupported, ["out"], [{"a"}, {"d", "e"}], {}),
     ("split", multi_output, ["out"], [{"split", "r"}, {"add"}], {}),
     ("unpack", unpack_outputs, ["out"], [{"a", "unstack", "s"}, {"pack"}], {}),
-    ("fetched", fetched_intermediate, ["out", "b"], [{"a"}, {"c", "e"}], {}),
+    ("fetched", fetched_intermediate, ["out", "b"], [{"a", "b", "c", "e"}], {}),
+    ("fed", fetched_intermediate, ["out"], [{"a"}, {"c", "e"}], {"preserve": ["b"]}),
     ("control", control_edges, ["out"], [{"a"}, {"b", "c"}, {"d"}], {}),
     ("static", static_inputs, ["out1", "out2", "out3"],
      [{"a", "r_const"}, {"xshape", "rev", "b", "r_shape"}, {"c"}], {}),
@@ -198,8 +201,10 @@ def test_cycle_edge_reason_and_summary():
 
 
 def test_reasons_fetched_disabled_static_and_small():
+    report = _rewrite(_graph(fetched_intermediate), ["out"], preserve=["b"]).report
+    assert report.placement["b"].reason == "PRESERVED"   # e.g. fed: stays, feeds its consumers
     report = _rewrite(_graph(fetched_intermediate), ["out", "b"]).report
-    assert report.placement["b"].reason == "PRESERVED"
+    assert report.placement["b"].cluster is not None     # fetched: clustered, name kept
     report = _rewrite(_graph(disabled), ["out"], disabled={"Sin"}, min_size=2).report
     assert report.placement["b"].reason == "DISABLED"
     assert report.placement["a"].reason == "CLUSTER_TOO_SMALL"

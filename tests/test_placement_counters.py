@@ -12,7 +12,7 @@ import tensorflow as tf
 import ovtf
 from ovtf import partitioner
 from ovtf.cli import explain_arguments
-from ovtf.runtime import placement_log
+from ovtf import placement_log
 
 raw = tf.raw_ops
 
@@ -109,11 +109,11 @@ def test_rewritten_graph_counts_as_before():
 
 def test_placement_pictures_per_graph(tmp_path):
     directory = tmp_path / "pictures"
-    placement_log.set_html_dir(str(directory))
+    ovtf.set_placement_html_dir(str(directory))
     try:
         tf.function(lambda x: tf.sin(tf.cos(x) * 2.0) + 1.0)(tf.ones([3]))
     finally:
-        placement_log.set_html_dir(None)
+        ovtf.set_placement_html_dir(None)
     pictures = sorted(os.listdir(directory))
     assert len(pictures) == 1 and pictures[0].endswith(".html"), pictures
     text = (directory / pictures[0]).read_text()
@@ -124,15 +124,11 @@ def test_bad_picture_dir_is_rejected(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
     with pytest.raises(ValueError, match="not a directory"):
-        placement_log.set_html_dir(str(path))
+        ovtf.set_placement_html_dir(str(path))
 
 
 def test_placement_pictures_from_the_environment(tmp_path, fresh_process):
-    from ovtf import config
 
-    if not hasattr(config.settings, "placement_html_dir"):
-        pytest.skip("config has no placement_html_dir setting yet (OVTF_PLACEMENT_HTML_DIR "
-                    "is parsed in ovtf/config.py; placement_log.set_html_dir works meanwhile)")
     directory = tmp_path / "env-pictures"
     result = fresh_process("""
         import json, os, tensorflow as tf, ovtf

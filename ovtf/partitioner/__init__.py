@@ -17,10 +17,17 @@ SHAPE); `encapsulate` replaces each cluster by an `OVTFCluster` node (ovtf/spec.
 records `support.target`, the backend it is for.
 
 Decisions:
-* Fetched and preserved nodes stay in TensorFlow (reason PRESERVED). Their inputs can still
-  be clustered, and the names TF looks up (fetches, feeds, _Retval inputs) keep meaning
-  exactly what they meant: re-emitting an Identity under the original name would break a
-  feed of that name (members inside the cluster would not see the fed value).
+* Fetched compute nodes are clustered like any other: the cluster outputs every port of a fetched
+  member, and an `IdentityN` under the member's name passes them on, so `name:k` still
+  means what the caller fetched (a TF1 `sess.run(logits)` fetches the compute node itself,
+  and a fetched intermediate no longer splits its chain). Other preserved nodes (feeds,
+  init and keep ops: the preserve list minus the fetches) stay in TensorFlow (reason
+  PRESERVED), so a fed intermediate keeps feeding its consumers the fed value. Grappler's C
+  API does not say which preserved nodes are feeds, so a node that is fed *and* fetched in
+  the same run is treated as fetched: its consumers inside the cluster see the computed
+  value, not the fed one (feeding and fetching one tensor in one run is the only case).
+  Nodes with reference-typed outputs stay in TF (DTYPE), nodes without outputs are never
+  compute nodes.
 * Control flow: the frame primitives (Enter/Exit/Switch/Merge/NextIteration/LoopCond) stay
   in TF; the nodes inside a loop body or a cond branch are clustered, but only with nodes of
   the same frame and the same branch decisions (reason FRAME), so a cluster runs exactly
@@ -107,8 +114,12 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size):
         logger.warning("ovtf: leaving a graph unchanged: it has a cycle that is not a loop")
         return _Plan(None, [], set(), report_module.unplanned(
             graph_def, report_module.NOT_UNDERSTOOD, "a cycle that is not a loop"))
-    keep = {parse_input(name)[0] for name in list(fetch) + list(preserve)}
-    marks = ocm.mark(graph_def, support, keep, frozenset(disabled_ops))
+    # fetched compute nodes may join clusters; a fetched Identity only holds a name
+    fetched = {name for name in (parse_input(text)[0] for text in fetch)
+               if name in view.nodes and is_compute(view.nodes[name].op)}
+    pinned = {parse_input(name)[0] for name in list(preserve) + list(fetch)} - fetched
+    keep = fetched | pinned
+    marks = ocm.mark(graph_def, support, pinned, frozenset(disabled_ops))
     contexts = control_flow_contexts(view, order)
 
     candidates, static_inputs = set(), {}

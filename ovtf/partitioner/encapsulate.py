@@ -68,8 +68,8 @@ def build_cluster(view, members: list, name: str, keep: set, backend: str = "") 
     outputs = []
     for member in members:
         ports = sorted({port for dst, _, port in view.data_consumers[member] if dst not in inside})
-        if member in keep:  # cannot happen for preserved nodes (they are never members)
-            ports = sorted(set(ports) | {0})
+        if member in keep:  # fetched: every output, for the IdentityN that takes its name
+            ports = list(range(len(view.output_dtypes(member) or [0])))
         outputs.extend((member, port) for port in ports)
 
     device = view.nodes[members[0]].device
@@ -154,11 +154,25 @@ def rewrite_graph(view, built: list, keep: set):
             if cluster.name not in emitted:
                 emitted.add(cluster.name)
                 result.node.append(_remap_inputs(cluster.node, owner, out_index, cluster.name))
+            if name in keep:
+                result.node.append(_fetched_alias(view, original, out_index))
             continue
         if name in removable:
             continue
         result.node.append(_remap_inputs(original, owner, out_index, None))
     return result
+
+
+def _fetched_alias(view, member, out_index):
+    """An IdentityN named like the fetched `member`, passing on the cluster outputs that
+    carry its ports: fetches of `member:k` (and control edges on it) keep their meaning."""
+    dtypes = view.output_dtypes(member.name) or []
+    alias = node_def_pb2.NodeDef(name=member.name, op="IdentityN", device=member.device)
+    for port in range(len(dtypes)):
+        cluster_name, k = out_index[(member.name, port)]
+        alias.input.append(tensor_ref(cluster_name, k))
+    alias.attr["T"].list.type.extend(dtypes)
+    return alias
 
 
 def _remap_inputs(node, owner, out_index, self_name):

@@ -149,12 +149,19 @@ class GraphView:
         if shape is not None and not shape.unknown_rank and all(d.size >= 0 for d in shape.dim):
             return True
         memo = self.__dict__.setdefault("_fixed", {})
-        todo = [name]
+        todo, open_ = [name], set()
         while todo:
             current = todo[-1]
             if current in memo:
                 todo.pop()
                 continue
+            if current in open_ and any(src not in memo for src, _ in self.data_inputs[current]):
+                # a loop's back edge (NextIteration -> Merge) reached again: a value that
+                # flows around a loop can change shape from iteration to iteration
+                memo[current] = False
+                todo.pop()
+                continue
+            open_.add(current)
             node = self.nodes[current]
             if node.op == "Const" or self.is_variable_read(current):
                 memo[current] = True

@@ -10,8 +10,8 @@ twice on the same thread, so a left-alone report identical to the previous one o
 is not counted again.
 
 Optionally each accounted graph is also drawn (`PlacementReport.to_html`) into a directory:
-`set_html_dir(path)`, or the setting `placement_html_dir` (environment variable
-OVTF_PLACEMENT_HTML_DIR) once ovtf/config.py parses it.
+`ovtf.set_placement_html_dir(path)`, or the setting `placement_html_dir` (environment variable
+OVTF_PLACEMENT_HTML_DIR).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from ovtf import config, counters
 logger = logging.getLogger("ovtf")
 
 _recent = threading.local()
-_html_dir = None
 _html_sequence = itertools.count(1)
 _html_warned = False
 
@@ -37,14 +36,8 @@ def verbosity() -> int:
     return config.settings.log_level
 
 
-def set_html_dir(path) -> None:
-    """Write one placement picture per accounted graph into `path` (None: stop)."""
-    global _html_dir
-    _html_dir = config.parse_cache_dir(path, "placement html dir")
-
-
 def html_dir():
-    return _html_dir or getattr(config.settings, "placement_html_dir", None)
+    return config.settings.placement_html_dir
 
 
 def record(report) -> None:
