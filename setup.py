@@ -22,7 +22,7 @@ from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import find_packages, setup
 
 TENSORFLOW_RANGE = ">=2.16,<2.22"  # keep in step with ovtf/_compat.py (the verified range)
-OPENVINO_RANGE = ">=2025.4,<2027"  # the tested range (2025.0 lacks ops ovtf places): docs/tf_versions.md
+OPENVINO_RANGE = ">=2026.2,<2027"  # the tested range (older releases lack ops ovtf places): docs/tf_versions.md
 
 
 def tensorflow_include_dir() -> str:
