@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 
 import ovtf
-from ovtf.runtime import placement_log
+from ovtf import placement_log
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "benchmarks"))
@@ -172,7 +172,8 @@ def test_lstm_model(reports):
 
 
 class MixedModel(tf.Module):
-    """Dense math around string ops, a py_function and tf.unique (none can run on OpenVINO)."""
+    """Dense math around string ops and a py_function (none can run on OpenVINO), and an
+    integer tf.unique (on OpenVINO since issue 12: its data-dependent output feeds TF)."""
 
     def __init__(self):
         rng = np.random.default_rng(5)
@@ -213,7 +214,7 @@ def test_model_mixing_unsupported_ops(reports):
     assert stats["clusters"] >= 2 and stats["device_executions"] >= 4 and stats["fallbacks"] == 0, stats
     kept = {p.op: p.reason for report in reports for p in report.placement.values() if p.cluster is None}
     clustered = {op for report in reports for cluster in report.clusters for op in cluster.op_types}
-    for op in ("AsString", "StringLength", "StringToNumber", "EagerPyFunc", "Unique"):
+    for op in ("AsString", "StringLength", "StringToNumber", "EagerPyFunc"):
         assert op in kept, (op, kept)
         assert op not in clustered
     assert {"Softmax", "Tanh"} <= clustered, clustered
