@@ -3,7 +3,7 @@
 #
 #   scripts/check_tf_versions.sh [--openvino SPEC] [--worktree] [--keep] [--tests "FILES"] [--dir DIR] TF_MINOR...
 #   scripts/check_tf_versions.sh 2.16 2.17 2.18 2.19 2.20 2.21
-#   scripts/check_tf_versions.sh --openvino '==2025.0.*' 2.21
+#   scripts/check_tf_versions.sh --openvino '==2026.2.*' 2.16
 #
 # Builds the wheel once, the way a user would (`pip wheel . --no-deps`, default build
 # isolation), checks it carries no build-machine path (RUNPATH/RPATH), then for each
