@@ -215,7 +215,7 @@ def test_static_inputs_are_baked_from_the_registry_alone(op):
     feeding them, and the importer lowers the cluster with those values as constants."""
     spec, values, baked = _as_cluster(op)
     support = backends.get("CPU").operator_support()
-    small_ints = {i for i in baked if np.issubdtype(values[i].dtype, np.integer)
+    small_ints = {i for i in baked if (np.issubdtype(values[i].dtype, np.integer) or values[i].dtype == np.bool_)
                   and values[i].size <= 64}
     assert support.compile_time_inputs(spec) == small_ints
     constants = {i: values[i] for i in baked}

@@ -6,7 +6,9 @@ The lowering is done by OpenVINO's own TensorFlow frontend (`openvino.frontend`,
 behind `ov.convert_model`), driven explicitly so that:
 
 * every input `ovtf_arg_<i>` gets the actual static shape and dtype of this call (the CPU
-  plugin rejects dynamic rank, and static shapes compile to faster kernels);
+  plugin rejects dynamic rank, and static shapes compile to faster kernels), except dims
+  given as -1: those stay dynamic (the runtime asks for that when a dim keeps changing and
+  the backend allows it, `support.allows_dynamic_shapes()`);
 * the model's outputs are exactly `ovtf_ret_0..n-1`, in order: the frontend would otherwise
   turn dangling nodes into extra outputs (3x slower on EfficientNet in our measurements);
 * the model's Parameters are the non-constant inputs in cluster order (the frontend does
@@ -104,7 +106,7 @@ def _load(graph_def):
 def import_cluster(spec, input_shapes, constants=None):
     """Lower `spec` to an `openvino.Model` for one input signature.
 
-    input_shapes: one static shape (tuple of ints) per cluster input, in order.
+    input_shapes: one shape (tuple of ints) per cluster input, in order; -1: a dynamic dim.
     constants:    {input index: numpy array} to bake in as Constants (they get no Parameter).
     Returns a model whose Parameters are the remaining inputs in cluster order (friendly
     names `ovtf_arg_<i>`) and whose Results are `ovtf_ret_<i>` in order. Raises
@@ -176,7 +178,7 @@ def _convert(spec, graph_def, input_shapes, constants):
 
 
 def _is_shape_argument_sized(value) -> bool:
-    return np.issubdtype(value.dtype, np.integer) and value.size <= _MAX_COMPILE_TIME_ELEMENTS
+    return (np.issubdtype(value.dtype, np.integer) or value.dtype == np.bool_) and value.size <= _MAX_COMPILE_TIME_ELEMENTS
 
 
 def _assemble(spec, converted, input_shapes, constants):

@@ -13,6 +13,14 @@ why not" — the one thing the partitioner is handed (in the style of torch.fx's
                                            the shape is the same on every run)]: None when
                                            the backend can run it, else why not
     support.op_types() -> frozenset | None op types it may accept (None: not limited by type)
+    support.allows_dynamic_shapes() -> bool
+                                           whether the runtime may compile a cluster with
+                                           some input dims left dynamic (-1), one executable
+                                           for many shapes (False: one compile per shape,
+                                           e.g. a static-shape device such as the NPU)
+    support.judge_graph(graph_def) -> str | None
+                                           a whole graph, before any node is judged: None,
+                                           or why the graph stays in TensorFlow as it is
     support.target                          the backend these answers are for (written on
                                            every cluster, so the runtime runs it there)
 
@@ -40,6 +48,8 @@ DEVICE = "DEVICE"
 ATTR = "ATTR"
 PRESERVED = "PRESERVED"
 SHAPE = "SHAPE"
+TRAINING = "TRAINING"   # whole graph: a training step (ovtf.ocm.judge_graph)
+GRAPH = "GRAPH"         # whole graph: the backend's judge_graph refused it
 
 
 @dataclass(frozen=True)
@@ -72,13 +82,20 @@ class OperatorSupport:
     def op_types(self) -> Optional[frozenset]:
         return None
 
+    def allows_dynamic_shapes(self) -> bool:
+        return True
+
+    def judge_graph(self, graph_def) -> Optional[str]:
+        return None
+
     def supported_ops(self) -> list:
         """Sorted op types this support may accept (empty when not limited by type)."""
         return sorted(self.op_types() or ())
 
     def compile_time_inputs(self, spec, max_elements: int = 64) -> frozenset:
-        """Indices of a cluster's integer inputs (`ovtf.spec.ClusterSpec`) that feed a static
-        input of a node inside: the runtime bakes their values in (small ones only)."""
+        """Indices of a cluster's integer or bool inputs (`ovtf.spec.ClusterSpec`) that feed
+        a static input of a node inside: the runtime bakes their values in (small ones only;
+        bool: Reverse's `dims`)."""
         import numpy as np
 
         feeding = set()
@@ -92,7 +109,8 @@ class OperatorSupport:
                     feeding.add(data[position].split(":")[0])
         result = set()
         for index, tensor in enumerate(spec.inputs):
-            if tensor.name in feeding and np.issubdtype(tensor.dtype, np.integer):
+            baked_kind = np.issubdtype(tensor.dtype, np.integer) or tensor.dtype == np.bool_
+            if tensor.name in feeding and baked_kind:
                 known = [d for d in (tensor.shape or ()) if d >= 0]
                 if tensor.shape is None or int(np.prod(known or [1])) <= max_elements:
                     result.add(index)
@@ -127,6 +145,16 @@ class Chain(OperatorSupport):
     def judge_cluster(self, inputs: list) -> Optional[str]:
         for part in self.parts:
             problem = part.judge_cluster(inputs)
+            if problem:
+                return problem
+        return None
+
+    def allows_dynamic_shapes(self) -> bool:
+        return all(part.allows_dynamic_shapes() for part in self.parts)
+
+    def judge_graph(self, graph_def) -> Optional[str]:
+        for part in self.parts:
+            problem = part.judge_graph(graph_def)
             if problem:
                 return problem
         return None
