@@ -79,6 +79,7 @@ setup(
         "tf-cpu": [f"tensorflow-cpu{TENSORFLOW_RANGE}; platform_machine=='x86_64'",
                    f"tensorflow{TENSORFLOW_RANGE}; platform_machine!='x86_64'"],
         "test": ["pytest>=8", "pytest-timeout", "hypothesis"],
+        "opencl": ["pyopencl"],   # names the OpenCL platforms when a GPU is absent (its ValueError, ovtf info)
         "ray": ["ray[data]>=2.10"],   # ovtf.ray.Predictor (map_batches concurrency=; tested: 2.60)
     },
     zip_safe=False,

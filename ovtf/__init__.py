@@ -72,6 +72,13 @@ def get_backend() -> str:
     return _config.settings.backend
 
 
+def devices() -> list:
+    """Every OpenVINO device here and every emulated device registered, as dicts: name,
+    full_name, kind, precisions, capabilities (OPTIMIZATION_CAPABILITIES), emulated."""
+    from ovtf.backends import openvino_backend
+    return openvino_backend.list_devices()
+
+
 # --- what may be clustered --------------------------------------------------------------
 
 def set_disabled_ops(ops) -> None:

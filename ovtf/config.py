@@ -156,7 +156,12 @@ def parse_backend(value, what: str = "backend") -> str:
     if _backend_resolver is None:
         raise RuntimeError("ovtf.config: no backend resolver (import ovtf sets it)")
     canonical_name, list_backends = _backend_resolver
-    canonical = canonical_name(value) if isinstance(value, str) else None
+    try:
+        canonical = canonical_name(value) if isinstance(value, str) else None
+    except ValueError as error:   # a family explaining the name (an absent GPU, "SPLIT:", ...)
+        if what == "backend":
+            raise
+        raise ValueError(f"{what}: {error}") from None
     if canonical is not None:
         return canonical
     available = list_backends()

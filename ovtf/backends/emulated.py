@@ -149,7 +149,7 @@ def emulated_devices(n: int, kind: str = "NPU", prefix: str | None = None, **opt
     per_device = options.pop("per_device", {}) or {}
     prefix = prefix or f"EMU-{kind}"
     names = [f"{prefix}.{index}" for index in range(n)]
-    taken = [name for name in names if backends.canonical_name(name) is not None]
+    taken = [name for name in names if backends.is_available(name)]
     if taken:
         raise ValueError(f"emulated_devices: backend names {taken} are already in use; "
                          "pass another prefix=")

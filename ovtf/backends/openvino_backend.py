@@ -5,9 +5,28 @@ OpenVINO accepts) and runs it from any thread.
 Names (`OpenVINOFamily`): the devices OpenVINO lists on this machine ("CPU", "GPU", "GPU.1",
 "NPU"; case-insensitive) and device strings over them: "AUTO", "AUTO:<dev>,...",
 "HETERO:<dev>,...", "MULTI:<dev>,..." (accepted when every device named exists); VPU,
-MYRIAD, HDDL, VAD-M raise ValueError (removed in OpenVINO 2023.0: NPU or SPLIT:). Listed:
-the devices, plus one HETERO and one MULTI combination of all of them when there are
-several. What a backend can run: the whole OpenVINO registry (`ovtf.ocm.TableSupport`).
+MYRIAD, HDDL, VAD-M raise ValueError (removed in OpenVINO 2023.0: NPU or SPLIT:); a GPU or
+NPU name that is not here ("GPU", "GPU.1", "NPU.0", also as a HETERO/MULTI member) raises
+ValueError saying why (`ovtf.backends.devices.absent_device_message`: what OpenVINO lists,
+what the plugin says, for a GPU what OpenCL has). "GPU" also names OpenVINO's default GPU
+when "GPU.0", "GPU.1" are listed. Listed: the devices, plus one HETERO and one MULTI
+combination of all of them when there are several.
+
+What a device backend can run (`operator_support`): the OpenVINO registry
+(`ovtf.ocm.TableSupport`), narrowed per device kind:
+* NPU: `rules.StaticShapes` (a signature with a dynamic dimension is not placed);
+* GPU, NPU (every single device but the CPU): the device's own `core.query_model`, asked
+  per cluster at compile time. query_model takes an `ov.Model`, which exists only once a
+  cluster is imported, so it cannot narrow the partitioning of the first graph; instead a
+  cluster with an op the device refuses fails to compile (BackendError "compile", naming
+  the OpenVINO ops and the TF op types behind them: the cluster runs in TensorFlow), and
+  those TF op types are refused by the device's support from then on (`refused_ops`), so
+  graphs partitioned later keep them in TensorFlow. Not asked on the CPU (the registry is
+  verified against the CPU plugin op by op in tests/test_ops.py, and there query_model cost
+  more than compiling: 86 ms vs 69 ms for a 4-op cluster), nor on composite devices.
+Compile configs per device and precision: `ovtf.backends.devices.compile_config` (GPU f32 =
+INFERENCE_PRECISION_HINT f32 + EXECUTION_MODE_HINT ACCURACY; NPU computes in f16, said once).
+`describe()` / `list_devices()`: what `ovtf.devices()` returns.
 
 Choices, with the measurements behind them (2-core AMD EPYC with AVX-512 BF16, shared
 with other work, so medians of interleaved runs; MobileNetV2 unless said otherwise):
@@ -47,12 +66,16 @@ import numpy as np
 
 from ovtf import config
 from ovtf.backends import Backend, BackendError, BackendFamily, Executable, register_family
+from ovtf.backends import devices as device_facts
 from ovtf.importer import ImportFailure, import_cluster, shareable
+from ovtf.once import Once
+from ovtf.spec import ARG_PREFIX, RET_PREFIX
 
 logger = logging.getLogger("ovtf")
 
 _PRECISION_HINTS = {"f32": "f32", "bf16": "bf16", "f16": "f16"}
 DEFAULT_PERFORMANCE_HINT = "LATENCY"
+_precision_notices = Once()   # (device, precision) whose compute precision differs, said once
 
 _core_lock = threading.Lock()
 _core = None
@@ -78,6 +101,7 @@ REMOVED_DEVICES = {"VPU": "the VPU (Myriad) plugin", "MYRIAD": "the MYRIAD plugi
 class OpenVINOFamily(BackendFamily):
     def __init__(self):
         self._devices = None
+        self._absent: dict = {}    # upper-case name -> why it is not here (ValueError text)
         self._lock = threading.Lock()
 
     def devices(self) -> list:
@@ -91,12 +115,40 @@ class OpenVINOFamily(BackendFamily):
                     self._devices = []
             return list(self._devices)
 
+    def refresh(self) -> None:
+        """Forget the devices read (and why absent ones are absent): read them again."""
+        with self._lock:
+            self._devices = None
+            self._absent.clear()
+
     def names(self) -> list:
         devices = self.devices()
         names = list(devices)
         if len(devices) > 1:
             names += [f"HETERO:{','.join(devices)}", f"MULTI:{','.join(devices)}"]
         return names
+
+    def _device(self, key: str, by_upper: dict) -> str | None:
+        """The spelling of one device name OpenVINO accepts here: as listed, "GPU" for
+        OpenVINO's default one when "GPU.0" is listed, "GPU.0" when just "GPU" is."""
+        if key in by_upper:
+            return by_upper[key]
+        base, _, index = key.partition(".")
+        if not index and f"{base}.0" in by_upper:
+            return base
+        if index == "0" and base in by_upper:
+            return key
+        return None
+
+    def _absent_error(self, name: str, within: str | None = None) -> ValueError:
+        key = (name.strip().upper(), within)
+        with self._lock:
+            message = self._absent.get(key)
+        if message is None:
+            message = device_facts.absent_device_message(name, core(), within)
+            with self._lock:
+                self._absent[key] = message
+        return ValueError(message)
 
     def canonical_name(self, name: str) -> str | None:
         key = name.strip().upper()
@@ -109,15 +161,22 @@ class OpenVINOFamily(BackendFamily):
                 "(e.g. 'SPLIT:NPU.0,NPU.1')")
         devices = self.devices()
         by_upper = {device.upper(): device for device in devices}
-        if key in by_upper:
-            return by_upper[key]
+        found = self._device(key, by_upper)
+        if found is not None:
+            return found
+        if device_facts.is_physical_name(key):   # a GPU or NPU that is not here: say why
+            raise self._absent_error(name)
         prefix, _, rest = key.partition(":")
         if prefix in _COMPOSITE and devices:
             if prefix == "AUTO" and not rest:
                 return "AUTO"
             parts = [part.strip() for part in rest.split(",") if part.strip()]
-            if parts and all(part in by_upper for part in parts):
-                return f"{prefix}:{','.join(by_upper[part] for part in parts)}"
+            resolved = [self._device(part, by_upper) for part in parts]
+            for part, device in zip(parts, resolved):
+                if device is None and device_facts.is_physical_name(part):
+                    raise self._absent_error(part, name.strip())
+            if parts and all(resolved):
+                return f"{prefix}:{','.join(resolved)}"
         return None
 
     def create(self, canonical: str) -> Backend:
@@ -131,19 +190,89 @@ class OpenVINOBackend(Backend):
         self.device = device
         self.performance_hint = performance_hint
         self.extra_config = dict(extra_config or {})
+        self._facts: dict = {}       # (device, property) -> value read from OpenVINO (or None)
+        self.refused_ops: dict = {}  # TF op type -> why the device's query_model refused it
+
+    # --- what the device is ------------------------------------------------------------------
+
+    @property
+    def device_kind(self) -> str:
+        """"CPU", "GPU", "NPU", or the composite's prefix ("HETERO", "AUTO", ...)."""
+        return device_facts.kind_of(self.device)
+
+    @property
+    def queries_model(self) -> bool:
+        """Whether each cluster is checked with the device's own `query_model` before it
+        is compiled: GPU and NPU (and other single devices), not the CPU (the registry is
+        verified on the CPU plugin op by op, tests/test_ops.py, and on it query_model costs
+        more than compiling: 86 ms vs 69 ms for a 4-op cluster here), not composite devices
+        (HETERO places unsupported ops itself; AUTO/MULTI pick a device per request)."""
+        return self.device_kind not in ("CPU",) + _COMPOSITE and ":" not in self.device
+
+    def _fact(self, device: str, key: str):
+        if (device, key) not in self._facts:
+            try:
+                value = core().get_property(device, key)
+            except Exception:
+                value = None
+            if key == "SUPPORTED_PROPERTIES" and value is not None:
+                value = frozenset(str(name) for name in value)
+            elif key == "OPTIMIZATION_CAPABILITIES" and value is not None:
+                value = [str(capability) for capability in value]
+            self._facts[(device, key)] = value
+        return self._facts[(device, key)]
+
+    def operator_support(self):
+        """The OpenVINO registry, narrowed for the device: static shapes on the NPU, and
+        the op types its query_model refused in a cluster compiled earlier."""
+        support = self.__dict__.get("_support")
+        if support is None:
+            from ovtf import ocm
+            from ovtf.ocm import TableSupport, rules
+            table = TableSupport(target=self.name)
+            parts = [table]
+            if self.device_kind == "NPU":
+                parts.append(rules.StaticShapes())
+            if self.queries_model:
+                parts.append(_query_refusals(self, table.op_types()))
+            support = self.__dict__["_support"] = (
+                ocm.chain(*parts, target=self.name) if len(parts) > 1 else table)
+        return support
+
+    def describe(self) -> dict:
+        """What `ovtf.devices()` says about this device (composites: their members)."""
+        if ":" in self.device or self.device_kind in _COMPOSITE:
+            return {"name": self.name, "full_name": f"OpenVINO {self.device}", "kind": self.device_kind,
+                    "precisions": [], "capabilities": [], "emulated": False}
+        return device_facts.describe(core(), self.device)
+
+    # --- compiling -----------------------------------------------------------------------------
+
+    def _device_config(self, device: str, precision: str):
+        kind = device_facts.kind_of(device)
+        capabilities = supported = None
+        if kind in ("GPU", "NPU"):
+            capabilities = self._fact(device, "OPTIMIZATION_CAPABILITIES")
+            supported = self._fact(device, "SUPPORTED_PROPERTIES")
+        chosen = device_facts.compile_config(device, precision, capabilities, supported,
+                                             self.performance_hint)
+        if chosen.note and _precision_notices.first((device, precision)):
+            logger.info("ovtf: %s", chosen.note)
+        return chosen
 
     def compile_config(self, precision: str) -> dict:
         if precision not in _PRECISION_HINTS:
             raise BackendError("compile", f"unknown precision {precision!r}")
-        settings = {"PERFORMANCE_HINT": self.performance_hint}
-        hint = {"INFERENCE_PRECISION_HINT": _PRECISION_HINTS[precision]}
         prefix, _, members = self.device.partition(":")
         if prefix in _COMPOSITE:
             # composite devices: the precision belongs to each member device
+            settings = {"PERFORMANCE_HINT": self.performance_hint}
             names = [m for m in members.split(",") if m] or list(core().available_devices)
-            settings["DEVICE_PROPERTIES"] = {name: dict(hint) for name in names}
+            settings["DEVICE_PROPERTIES"] = {
+                name: {k: v for k, v in self._device_config(name, precision).settings.items()
+                       if k != "PERFORMANCE_HINT"} for name in names}
         else:
-            settings.update(hint)
+            settings = dict(self._device_config(self.device, precision).settings)
         settings.update(self.extra_config)
         return settings
 
@@ -165,13 +294,51 @@ class OpenVINOBackend(Backend):
             model = import_cluster(spec, input_shapes, constants)
         except ImportFailure as error:
             raise BackendError("import", error) from error
+        if self.queries_model:
+            self._check_query(spec, model, settings)
         try:
             compiled = core().compile_model(model, self.device, settings)
         except Exception as error:
-            raise BackendError("compile", f"cluster {spec.name} on {self.device}: {error}") from error
+            raise BackendError("compile", f"cluster {spec.name} on {self.device}: "
+                                          f"{device_facts.plugin_reason(error)} ({error})") from error
         if cache is not None:
             self._export(cache, key, compiled)
         return self._executable(compiled, constants, spec, loaded_from_cache=False)
+
+    def _check_query(self, spec, model, settings) -> None:
+        """The device's own answer for this cluster (`core.query_model`): every OpenVINO op
+        of the imported model that computes must be in it, or the cluster is not compiled
+        (BackendError "compile": it runs in TensorFlow, with the ops named) and the TF op
+        types those ops came from stay in TensorFlow on this device in graphs partitioned
+        from now on (`refused_ops`, read by the device's operator support)."""
+        try:
+            answer = core().query_model(model, self.device, settings)
+        except Exception as error:
+            raise BackendError("compile", f"cluster {spec.name}: query_model on {self.device} "
+                                          f"failed: {device_facts.plugin_reason(error)}") from error
+        missing = [op for op in model.get_ops()
+                   if op.get_type_name() not in _NOT_COMPUTE and op.get_friendly_name() not in answer]
+        if not missing:
+            return
+        by_name = {node.name: node.op for node in spec.graph_def.node
+                   if not node.name.startswith((ARG_PREFIX, RET_PREFIX))}
+        refused = {}
+        for op in missing:
+            tf_name = _tf_node(op.get_friendly_name(), by_name)
+            if tf_name is not None:
+                refused.setdefault(by_name[tf_name], []).append(f"{op.get_type_name()} ({tf_name})")
+        shown = ", ".join(f"{op.get_type_name()} {op.get_friendly_name()!r}" for op in missing[:8])
+        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        for tf_op, ov_ops in refused.items():
+            if tf_op not in self.refused_ops:
+                self.refused_ops[tf_op] = (f"{tf_op} refused by {self.device}'s query_model "
+                                           f"(OpenVINO {', '.join(ov_ops[:3])} in cluster {spec.name})")
+                logger.warning("ovtf: %s; %s stays in TensorFlow on %s in graphs partitioned "
+                               "from now on", self.refused_ops[tf_op], tf_op, self.device)
+        raise BackendError("compile", f"cluster {spec.name}: {self.device}'s query_model does not "
+                                      f"support OpenVINO op(s) {shown}{more}"
+                                      + (f" (from TF op types {', '.join(sorted(refused))})"
+                                         if refused else ""))
 
     _exportable = True   # False once the device said it cannot export compiled models
 
@@ -259,4 +426,73 @@ class OpenVINOExecutable(Executable):
             self._release(request)
 
 
-register_family(OpenVINOFamily())
+# OpenVINO op types that do not compute (never in question when a device is queried)
+_NOT_COMPUTE = frozenset({"Parameter", "Result", "Constant"})
+
+
+def _tf_node(friendly_name: str, by_name: dict) -> str | None:
+    """The TF node an OpenVINO op came from: OpenVINO's TF frontend names ops after their
+    node ("MatMul"), outputs after the tensor ("ovtf_ret_0:0"), and ops it adds while
+    decomposing a node under that node's name ("Name/...")."""
+    name = friendly_name.split(":")[0]
+    while name:
+        if name in by_name:
+            return name
+        name = name.rpartition("/")[0]
+    return None
+
+
+_refusals_class = None
+
+
+def _query_refusals(backend, table_types):
+    """A support rule: the op types `backend`'s own query_model refused (learned from the
+    clusters it compiled, `backend.refused_ops`), with why. Built on first use so that
+    importing the backends does not load the op registry."""
+    global _refusals_class
+    if _refusals_class is None:
+        from ovtf.ocm.support import SUPPORTED, UNSUPPORTED_OP, Mark, OperatorSupport
+
+        class QueryRefusals(OperatorSupport):
+            def __init__(self, backend, table_types):
+                self.backend = backend
+                self.table_types = table_types
+                self.target = backend.name
+
+            def judge(self, node):
+                why = self.backend.refused_ops.get(node.op)
+                return Mark(False, UNSUPPORTED_OP, why) if why else SUPPORTED
+
+            def op_types(self):
+                if self.table_types is None:
+                    return None
+                return frozenset(self.table_types) - frozenset(self.backend.refused_ops)
+
+        _refusals_class = QueryRefusals
+    return _refusals_class(backend, table_types)
+
+
+def list_devices() -> list:
+    """What `ovtf.devices()` returns: every device OpenVINO lists here, then every emulated
+    device registered (`ovtf.testing.emulated_devices`), each a dict: name, full_name, kind,
+    precisions (ovtf's names of what OPTIMIZATION_CAPABILITIES lists), capabilities
+    (OPTIMIZATION_CAPABILITIES itself; empty for emulated devices, which are ovtf backends
+    and not OpenVINO devices), emulated."""
+    from ovtf import backends
+
+    listed = {name.upper() for name in FAMILY.names()}
+    registered = []
+    for name in backends.list_backends():
+        if name.upper() in listed:
+            continue
+        try:
+            backend = backends.get(name)
+        except Exception:   # a user's factory that fails is not a device to describe
+            continue
+        if getattr(backend, "emulated", False) and hasattr(backend, "describe"):
+            registered.append(backend)
+    return device_facts.devices(core(), registered)
+
+
+FAMILY = OpenVINOFamily()
+register_family(FAMILY)
