@@ -114,6 +114,10 @@ class Predictor:
                     ovtf.get_backend(), self.num_threads or "uncapped")
 
     def __call__(self, batch):
+        if not isinstance(batch, dict) and not _is_dataframe(batch):
+            raise TypeError(f"ovtf.ray.Predictor: batches must be dicts of numpy arrays or "
+                            f"pandas DataFrames (map_batches batch_format='numpy' or "
+                            f"'pandas'), not {type(batch).__name__}")
         columns = list(batch.columns) if _is_dataframe(batch) else list(batch)
         if self.input_column not in columns:
             raise ValueError(f"ovtf.ray.Predictor: the batch has no column "

@@ -143,6 +143,8 @@ def test_pandas_batches_and_bad_model_paths(model_files, tmp_path):
     out = ovtf.ray.Predictor(model=keras_file)(frame)
     assert list(out.columns) == ["input", "id", "output"]
     np.testing.assert_allclose(np.stack(out["output"]), expected[:3], rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="dicts of numpy arrays or pandas DataFrames"):
+        ovtf.ray.Predictor(model=keras_file)([images[:1]])
     with pytest.raises(ValueError, match="not a SavedModel directory or a .keras file"):
         ovtf.ray.Predictor(model=str(tmp_path / "nothing.h5"))
     with pytest.raises(ValueError, match="without saved_model.pb"):
