@@ -329,3 +329,28 @@ def test_input_without_the_batch_dim_is_not_split(devices, caplog):
                                    atol=1e-5)
     assert device_rows(names) == [6, 0]
     assert any("not every input carries the batch" in r.getMessage() for r in caplog.records)
+
+
+def test_balancer_ignores_noise_and_moves_for_a_sustained_slowdown():
+    """A new split costs every member a compilation: scheduling noise (a 1.3x spread, or
+    an imbalance that does not last) must not move it; a member 3x slower for
+    `SUSTAINED` calls must."""
+    from ovtf.backends.split import SUSTAINED, Balancer
+
+    noisy = Balancer(["a", "b"], "noise")
+    for _ in range(10):
+        noisy.update(32, [(0, 16, 0.010), (1, 16, 0.013)], [0, 1])
+    assert noisy.split(32, [0, 1]) == [(0, 16), (1, 16)]
+
+    flicker = Balancer(["a", "b"], "flicker")
+    for call in range(10):
+        slow = 0.030 if call % SUSTAINED == 0 else 0.010
+        flicker.update(32, [(0, 16, 0.010), (1, 16, slow)], [0, 1])
+    assert flicker.split(32, [0, 1]) == [(0, 16), (1, 16)]
+
+    slowed = Balancer(["a", "b"], "slowed")
+    for call in range(SUSTAINED):
+        assert slowed.split(32, [0, 1]) == [(0, 16), (1, 16)]
+        slowed.update(32, [(0, 16, 0.010), (1, 16, 0.030)], [0, 1])
+    rows = dict(slowed.split(32, [0, 1]))
+    assert rows[0] > rows[1] and rows[0] + rows[1] == 32
