@@ -100,3 +100,25 @@ def test_fed_intermediate_takes_the_fed_value():
     _assert_same(actual, expected)
     np.testing.assert_allclose(actual[0], np.exp(np.cos(fed)), rtol=1e-5)
     assert stats["ops_clustered"] >= 2 and stats["device_executions"] >= 1, stats
+
+
+def test_clusters_of_two_runs_in_one_session_never_share_a_kernel():
+    """A TF1 Session keeps one kernel per stateful node name across the graphs of its
+    runs; two different clusters that were both named ovtf_cluster_0 once answered the
+    second run with the first cluster's result (found by OVTF's own conv3d test)."""
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    config = tf.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+    config.graph_options.rewrite_options.min_graph_nodes = -1
+    x1 = np.arange(1, 181, dtype=np.float32).reshape(10, 2, 3, 1, 3)
+    w = np.arange(1, 10, dtype=np.float32).reshape(1, 1, 1, 3, 3)
+    graph = tf.Graph()
+    with graph.as_default():
+        conv1 = tf.nn.conv3d(x1, w, strides=[1] * 5, padding="VALID")
+        conv2 = tf.nn.conv3d(x1.reshape(2, 5, 2, 3, 1, 3), w, strides=[1] * 5, padding="VALID")
+        with tf.compat.v1.Session(graph=graph, config=config) as session:
+            first, second = session.run(conv1), session.run(conv2)
+    assert first.shape == (10, 2, 3, 1, 3) and second.shape == (2, 5, 2, 3, 1, 3)
+    np.testing.assert_allclose(second.reshape(first.shape), first, rtol=1e-6)
+    assert ovtf.stats()["clusters"] == 2 and ovtf.stats()["device_executions"] == 2

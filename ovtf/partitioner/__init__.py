@@ -2,13 +2,16 @@
 
     support = ovtf.backends.get("CPU").operator_support()   # the caller chooses the backend
     result = rewrite(graph_def, fetch, preserve, support=support, disabled_ops=frozenset(),
-                     min_cluster_size=16)
+                     min_cluster_size=16, training_graphs=False)
     result.graph_def    # the rewritten GraphDef, or None: leave the graph unchanged
     result.report       # PlacementReport (always; .left_alone_reason when unchanged)
 
     explain(graph_def, fetch, preserve, support=..., ...)  -> PlacementReport (no rewrite)
 
-Steps: `ovtf.ocm.mark` decides per node (the generic rules chained around the operator
+Steps: `ovtf.ocm.judge_graph` decides about the whole graph first: a training step
+(gradient or optimizer-update ops) is left alone (reason TRAINING, its ops in
+`left_alone_detail`) unless `training_graphs=True` (the hook passes the user's setting,
+`ovtf.enable_training_graphs()`). Then `ovtf.ocm.mark` decides per node (the generic rules chained around the operator
 support it is handed: the partitioner knows no backend by name); `clustering.form_clusters`
 groups marked nodes into maximal cycle-free clusters inside one frame/branch and device, with
 static inputs computable inside; a cluster whose input signature the support refuses
@@ -75,12 +78,13 @@ def already_rewritten(graph_def) -> bool:
 
 
 def rewrite(graph_def, fetch, preserve, *, support, disabled_ops=frozenset(),
-            min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE):
+            min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE, training_graphs: bool = False):
     """Rewrite `graph_def` with OVTFCluster nodes. Always a RewriteResult: `.graph_def` is
     None when the graph stays unchanged, and `.report.left_alone_reason` then says why."""
     if already_rewritten(graph_def):
         return RewriteResult(None, report_module.unplanned(graph_def, report_module.ALREADY_REWRITTEN))
-    plan = _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size)
+    plan = _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
+                 training_graphs)
     if not plan.built:
         return RewriteResult(None, plan.report)
     view, built, keep, report = plan.view, plan.built, plan.keep, plan.report
@@ -88,9 +92,11 @@ def rewrite(graph_def, fetch, preserve, *, support, disabled_ops=frozenset(),
 
 
 def explain(graph_def, fetch=(), preserve=(), *, support, disabled_ops=frozenset(),
-            min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE) -> PlacementReport:
+            min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE,
+            training_graphs: bool = False) -> PlacementReport:
     """The placement `rewrite` would choose, without rewriting."""
-    plan = _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size)
+    plan = _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
+                 training_graphs)
     return plan.report
 
 
@@ -102,7 +108,14 @@ class _Plan:
     report: PlacementReport
 
 
-def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size):
+def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
+          training_graphs=False):
+    verdict = ocm.judge_graph(graph_def, support, training_graphs)
+    if not verdict.supported:
+        logger.debug("ovtf: leaving a graph unchanged: %s", verdict.detail)
+        reason = (report_module.TRAINING if verdict.reason == ocm.support.TRAINING
+                  else report_module.REFUSED)
+        return _Plan(None, [], set(), report_module.unplanned(graph_def, reason, verdict.detail))
     try:
         view = GraphView(graph_def)
     except ValueError as error:
@@ -139,14 +152,13 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size):
     taken = set(view.nodes)
     built, node_reasons, node_details = [], dict(partition.node_reasons), {}
     for members in partition.clusters:
-        name = _unique_name(taken, len(built))
         try:
-            cluster = encapsulate.build_cluster(view, members, name, keep, support.target)
+            cluster = encapsulate.build_cluster(view, members, CLUSTER_PREFIX, keep,
+                                                support.target)
         except encapsulate.EncapsulationError as error:
             logger.info("ovtf: not clustering %d nodes (%s)", len(members), error)
             for member in members:
                 node_reasons[member] = "ENCAPSULATION"
-            taken.discard(name)
             continue
         problem = support.judge_cluster(cluster.signature)
         if problem:
@@ -155,8 +167,8 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size):
             for member in members:
                 node_reasons[member] = SHAPE
                 node_details[member] = problem
-            taken.discard(name)
             continue
+        encapsulate.rename(cluster, _unique_name(taken, len(built), cluster.digest))
         built.append(cluster)
     report = _report(view, order, marks, built, node_reasons, node_details,
                      partition.edge_reasons)
@@ -165,12 +177,15 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size):
     return _Plan(view, built, keep, report)
 
 
-def _unique_name(taken: set, index: int) -> str:
-    name = f"{CLUSTER_PREFIX}{index}"
+def _unique_name(taken: set, index: int, digest: str) -> str:
+    """`ovtf_cluster_<index>_<digest of its content>`: a TF1 Session keeps one kernel per
+    stateful node *name* across all the graphs it runs (its OpSegment), so two different
+    clusters must never share a name, even in two graphs of one session."""
+    name = f"{CLUSTER_PREFIX}{index}_{digest}"
     suffix = 0
     while name in taken:
         suffix += 1
-        name = f"{CLUSTER_PREFIX}{index}_{suffix}"
+        name = f"{CLUSTER_PREFIX}{index}_{digest}_{suffix}"
     taken.add(name)
     return name
 

@@ -19,6 +19,7 @@ once nothing outside reads them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from tensorflow.core.framework import graph_pb2, node_def_pb2, tensor_shape_pb2
@@ -39,6 +40,17 @@ class BuiltCluster:
     consts: list
     node: object      # the OVTFCluster NodeDef
     signature: list   # [(dtype enum, shape recorded or None, shape fixed)] per input
+
+    @property
+    def digest(self) -> str:
+        """A short digest of what the cluster computes and where (subgraph and backend)."""
+        content = self.node.attr["cluster_graph"].s + self.node.attr[spec.BACKEND_ATTR].s
+        return hashlib.sha1(content).hexdigest()[:8]
+
+
+def rename(cluster: BuiltCluster, name: str) -> None:
+    cluster.name = cluster.node.name = name
+    cluster.node.attr["cluster_name"].s = name.encode()
 
 
 class EncapsulationError(ValueError):
