@@ -137,6 +137,24 @@ def is_cost_placement_enabled() -> bool:
     return _config.settings.cost_placement
 
 
+def enable_training_graphs() -> None:
+    """Partition training steps too (graphs that compute gradients or apply optimizer
+    updates), from the next graph TensorFlow instantiates. Off by default: they stay in
+    TensorFlow, where a training step runs faster (a Keras model's `fit` builds its train
+    function once: call this before the first `fit`)."""
+    _config.update(training_graphs=True)
+
+
+def disable_training_graphs() -> None:
+    """Leave training steps instantiated from now on to TensorFlow (the default); inference
+    functions of the same model are still accelerated."""
+    _config.update(training_graphs=False)
+
+
+def is_training_graphs_enabled() -> bool:
+    return _config.settings.training_graphs
+
+
 def set_cache_dir(path) -> None:
     """Persist compiled clusters in `path` (None turns the disk cache off)."""
     _config.update(cache_dir=_config.parse_cache_dir(path))

@@ -38,6 +38,12 @@ DEFAULT_MIN_CLUSTER_SIZE = 16
 # TensorFlow after warm-up, keep the faster. Default: see benchmarks/README.md.
 DEFAULT_COST_PLACEMENT = False
 
+# Training steps (graphs with gradient or optimizer-update ops) stay in TensorFlow: their
+# clusters run once per step with fresh weights (fed as parameters, copies both ways), and a
+# Keras `fit` measured 1.8x as long with them offloaded (issue 11; benchmarks/training_fit.py).
+# OVTF_TRAINING_GRAPHS=1 / ovtf.enable_training_graphs() offloads them anyway.
+DEFAULT_TRAINING_GRAPHS = False
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -55,6 +61,7 @@ class Settings:
     log_level: int = 1
     cost_placement: bool = DEFAULT_COST_PLACEMENT
     placement_html_dir: str | None = None   # a placement picture per graph goes here
+    training_graphs: bool = DEFAULT_TRAINING_GRAPHS   # partition training steps too
 
 
 _lock = threading.Lock()
@@ -210,6 +217,7 @@ _ENV_PARSERS = {
     "OVTF_LOG_LEVEL": ("log_level", parse_log_level),
     "OVTF_COST_PLACEMENT": ("cost_placement", parse_bool),
     "OVTF_PLACEMENT_HTML_DIR": ("placement_html_dir", parse_cache_dir),
+    "OVTF_TRAINING_GRAPHS": ("training_graphs", parse_bool),
 }
 
 

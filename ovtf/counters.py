@@ -25,6 +25,7 @@ COUNTERS = (
     "cluster_executions",   # OVTFCluster kernel calls (device or fallback)
     "device_executions",    # ... that ran on the device
     "compiles",             # cluster compilations (a cache miss)
+    "dynamic_compiles",     # ... of which left some input dims dynamic (one for many shapes)
     "cache_hits",           # compiled cluster found in the in-memory cache
     "disk_cache_hits",      # compiled cluster loaded from OVTF_CACHE_DIR
     "fallbacks",            # executions that ran in TensorFlow instead

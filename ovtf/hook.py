@@ -46,6 +46,7 @@ def default_graph_rewriter(graph_def, fetch: list, preserve: list):
         support=backends.get(settings.backend).operator_support(),
         disabled_ops=settings.disabled_ops,
         min_cluster_size=settings.min_cluster_size,
+        training_graphs=settings.training_graphs,
     )
     placement_log.record(result.report)  # every graph, left alone or not
     return result.graph_def

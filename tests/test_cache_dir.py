@@ -198,6 +198,8 @@ _WORKER = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, {tests!r})
     import numpy as np, tensorflow as tf, ovtf
+    from ovtf.runtime import device
+    device.DYNAMIC_AFTER_SHAPES = 10 ** 9   # one compile (one disk entry) per batch size
     ovtf.set_cache_dir(sys.argv[1])
     rng = np.random.default_rng(0)
     ws = [tf.Variable(rng.standard_normal((64, 64)).astype(np.float32) * 0.1) for _ in range(3)]

@@ -117,7 +117,9 @@ def test_frequent_weight_changes_switch_to_parameters():
     assert counters.snapshot()["compiles"] == compiles
 
 
-def test_lru_bound():
+def test_lru_bound(monkeypatch):
+    # three batch sizes would otherwise compile the batch dim dynamic (test_variable_shapes)
+    monkeypatch.setattr(device_module, "DYNAMIC_AFTER_SHAPES", 100)
     device_module.set_cache_size(2)
     spec = dense_spec()
     device = DeviceCluster(spec)

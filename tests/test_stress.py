@@ -70,7 +70,10 @@ def test_eight_threads_mixed_batches_on_device():
     stats = ovtf.stats()
     assert stats["device_executions"] == THREADS * CALLS, stats
     assert stats["fallbacks"] == 0
-    assert stats["compiles"] == len(BATCHES), stats     # each batch size compiled once
+    # each batch size compiled at most once; the DYNAMIC_AFTER_SHAPES-th makes the batch
+    # dim dynamic, and that one executable serves every size from then on
+    assert stats["compiles"] <= min(len(BATCHES), device_module.DYNAMIC_AFTER_SHAPES), stats
+    assert stats["dynamic_compiles"] <= 1, stats
 
 
 class EverySeventhFails(Backend):

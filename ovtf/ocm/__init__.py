@@ -8,10 +8,14 @@ Public surface:
     TableSupport(entries=None, target="")  the OpenVINO family's registry as a support
                                            (`table.py`); a device narrows it by chaining rules
     rules                                  small rules: generic ones and device narrowing
-                                           (OpTypes, Dtypes, AttrValues, StaticShapes)
+                                           (OpTypes, Dtypes, AttrValues, StaticShapes,
+                                           StaticCompiles, NotTraining)
     mark(graph_def, support, preserve, disabled_ops) -> dict[str, Mark]
                                            every node's answer: the generic rules chained
                                            around `support` (`marker.py` lists the order)
+    judge_graph(graph_def, support, training_graphs=False) -> Mark
+                                           the whole graph first: a training step stays in
+                                           TF unless asked (`rules.NotTraining`)
     get_capability(op) -> Capability | None
                                            the registry entry: dtypes, attribute check,
                                            static inputs, pre-lowering rewrite
@@ -48,10 +52,10 @@ from __future__ import annotations
 from ovtf.ocm import array_ops, fused_ops, math_ops, nn_ops  # noqa: F401  (fill the registry)
 from ovtf.ocm import image_ops  # noqa: F401  (tf.image entries)
 from ovtf.ocm import rules  # noqa: F401
-from ovtf.ocm.marker import mark, node_rules  # noqa: F401
+from ovtf.ocm.marker import judge_graph, mark, node_rules  # noqa: F401
 from ovtf.ocm.registry import Capability, get as get_capability  # noqa: F401
 from ovtf.ocm.support import Mark, OperatorSupport, chain  # noqa: F401
 from ovtf.ocm.table import TableSupport  # noqa: F401
 
 __all__ = ["Capability", "Mark", "OperatorSupport", "TableSupport", "chain", "get_capability",
-           "mark", "node_rules", "rules"]
+           "judge_graph", "mark", "node_rules", "rules"]

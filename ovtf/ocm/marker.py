@@ -20,13 +20,19 @@ node. The rules apply in this order, so a node gets the most telling reason:
     PRESERVED       the optimizer must keep this node (fetched, fed, or otherwise preserved)
 
 The partitioner adds its own reasons later (STATIC_INPUT, CLUSTER_TOO_SMALL, SHAPE, ...).
+
+Before any node, `judge_graph(graph_def, support, training_graphs)` asks about the whole
+graph (a Mark):
+    TRAINING        a training step (gradient or optimizer-update ops, `rules.NotTraining`)
+                    stays in TensorFlow as it is, unless `training_graphs` is true
+    GRAPH           the backend's support refuses the whole graph (`support.judge_graph`)
 """
 
 from __future__ import annotations
 
 from ovtf.ocm import rules
 from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DTYPE, OVTF,  # noqa: F401
-                              PRESERVED, SHAPE, STATEFUL, SUPPORTED, UNSUPPORTED_OP, Mark,
+                              GRAPH, PRESERVED, SHAPE, STATEFUL, TRAINING, SUPPORTED, UNSUPPORTED_OP, Mark,
                               OperatorSupport, chain)
 
 
@@ -35,6 +41,18 @@ def node_rules(support: OperatorSupport, preserve=frozenset(), disabled_ops=froz
     return chain(rules.NotOvtf(), rules.NoControlFlow(), rules.NoBoundary(),
                  rules.DenseTensors(), support, rules.NotDisabled(disabled_ops),
                  rules.OnCpu(), rules.NotPreserved(preserve), target=support.target)
+
+
+def judge_graph(graph_def, support: OperatorSupport, training_graphs: bool = False) -> Mark:
+    """The whole-graph decision, before any node: SUPPORTED, Mark(False, TRAINING, which ops)
+    for a training step unless `training_graphs`, or Mark(False, GRAPH, why) when the
+    backend's support refuses the graph."""
+    if not training_graphs:
+        problem = rules.NotTraining().judge_graph(graph_def)
+        if problem:
+            return Mark(False, TRAINING, problem)
+    problem = support.judge_graph(graph_def)
+    return Mark(False, GRAPH, problem) if problem else SUPPORTED
 
 
 def mark(graph_def, support: OperatorSupport, preserve=frozenset(),

@@ -4,6 +4,8 @@ adds to its family's table (by op type, dtype, attribute value or shape)."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Optional
 
 from tensorflow.core.framework import types_pb2
@@ -112,6 +114,46 @@ class NotPreserved(OperatorSupport):
         return SUPPORTED
 
 
+# Ops that exist only in a training step: gradients (TF's registered gradient functions emit
+# them; nothing in inference does) and optimizer updates. Forward ops that merely share a
+# name stem are not here: Conv2DBackpropInput / Conv3DBackpropInputV2 /
+# DepthwiseConv2dNativeBackpropInput are also the forward op of transposed convolutions.
+# Variable writes alone (Assign*VariableOp) are not a sign: Keras `evaluate` updates its metric
+# variables, stateful models and EMAs assign in inference too. A Keras 3 `fit` step (its
+# optimizers update with AssignSubVariableOp, not ResourceApply*) shows ReluGrad, BiasAddGrad,
+# Conv2DBackpropFilter, ...; BroadcastGradientArgs is often constant-folded by grappler.
+_GRADIENT_OP = re.compile(
+    r"(Grad(V\d+|Ex)?|GradGrad|GradWithArgmax|GradGradWithArgmax|BackpropFilter(V\d+)?)$")
+_TRAINING_OPS = frozenset({"SymbolicGradient", "BroadcastGradientArgs"})
+_OPTIMIZER_OP = re.compile(r"^(Resource)?(Sparse)?Apply[A-Z]")   # ApplyAdam, ResourceSparseApplyAdagradV2
+
+
+def training_ops(graph_def) -> Counter:
+    """op type -> count of the nodes that mark `graph_def` as a training step (empty: it is
+    not one): gradient ops and optimizer updates."""
+    found = Counter()
+    for node in graph_def.node:
+        op = node.op
+        if op in _TRAINING_OPS or _GRADIENT_OP.search(op) or _OPTIMIZER_OP.match(op):
+            found[op] += 1
+    return found
+
+
+class NotTraining(OperatorSupport):
+    """A graph that computes gradients or applies optimizer updates stays in TensorFlow as it
+    is: a training step's clusters are called every step with fresh weights, and measured
+    slower than TF (a Keras `fit` 1.8x as long). The inference functions of the same model
+    (`predict`, a serving signature) have no such ops and are partitioned as usual."""
+
+    def judge_graph(self, graph_def) -> Optional[str]:
+        found = training_ops(graph_def)
+        if not found:
+            return None
+        shown = ", ".join(op for op, _ in found.most_common(4))
+        more = f" and {len(found) - 4} more op types" if len(found) > 4 else ""
+        return f"it computes gradients or applies optimizer updates ({shown}{more})"
+
+
 # --- narrowing rules a device adds ------------------------------------------------------------
 
 class OpTypes(OperatorSupport):
@@ -168,10 +210,20 @@ class AttrValues(OperatorSupport):
         return SUPPORTED
 
 
-class StaticShapes(OperatorSupport):
+class StaticCompiles(OperatorSupport):
+    """Every compile gets fully static input shapes: the runtime never leaves a dim dynamic
+    (`allows_dynamic_shapes()` False), and compiles once per shape instead. For backends
+    that compile per shape themselves (SPLIT slices a batch by its size)."""
+
+    def allows_dynamic_shapes(self) -> bool:
+        return False
+
+
+class StaticShapes(StaticCompiles):
     """Clusters must have fully static input shapes (static-shape devices such as the NPU):
     a cluster with an input whose shape can change from run to run (a dimension the graph's
-    signature leaves open, or a data-dependent shape) is not placed."""
+    signature leaves open, or a data-dependent shape) is not placed, and no cluster is ever
+    compiled with a dynamic dim."""
 
     def judge_cluster(self, inputs: list) -> Optional[str]:
         for index, (_, shape, fixed) in enumerate(inputs):

@@ -19,8 +19,9 @@ NON_COMPUTE_OPS = frozenset({
 })
 # Ops whose output value depends only on input *shapes*: static once shapes are known.
 SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
-VARIABLE_READ_OPS = frozenset({"ReadVariableOp", "VariableV2", "Variable", "VarHandleOp",
-                               "ResourceGather"})
+# (Not ResourceGather: its output is rows picked by this call's indices, new data every call
+# with an index-dependent shape; as a "weight" it was baked in and recompiled on every call.)
+VARIABLE_READ_OPS = frozenset({"ReadVariableOp", "VariableV2", "Variable", "VarHandleOp"})
 _PASS_THROUGH_OPS = frozenset({"Identity", "Snapshot", "StopGradient"})
 # Ops whose output shape depends on input values.
 DATA_DEPENDENT_SHAPE_OPS = frozenset({"Where", "Unique", "UniqueV2", "UniqueWithCounts",

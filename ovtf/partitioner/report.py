@@ -1,7 +1,8 @@
 """PlacementReport: what ran where and why, for one graph (placement logging, tests, users).
 
 Every graph ovtf is handed gets a report, also one it leaves unchanged: then
-`left_alone_reason` says why (NOTHING_SUPPORTED, `below_minimum(n)`, DISABLED, ...) and
+`left_alone_reason` says why (NOTHING_SUPPORTED, `below_minimum(n)`, DISABLED, TRAINING, ...;
+`left_alone_detail` may say more) and
 `headline()` says it in one line ("17 ops, 15 supported, clusters of 10 and 5 below minimum
 size 16: left in TensorFlow"). The report keeps the graph's structure (node names, op
 types, data edges), enough for `to_dict()` (JSON) and `to_html(path)` (the placement picture,
@@ -42,6 +43,7 @@ class PlacementReport:
     edge_reasons: dict = field(default_factory=dict)      # (src, dst) -> reason not merged
     edges: list = field(default_factory=list)             # [(src, dst)] data edges, unique
     left_alone_reason: Optional[str] = None               # None: the graph gets clusters
+    left_alone_detail: Optional[str] = None               # more about it (e.g. which training ops)
     min_cluster_size: Optional[int] = None                # the minimum it was planned with
     small_clusters: list = field(default_factory=list)    # sizes of clusters dropped as too small
 
@@ -81,9 +83,11 @@ class PlacementReport:
             noun = "cluster" if len(self.small_clusters) == 1 else "clusters"
             return (f"{text}, {noun} of {_sizes(self.small_clusters)} below minimum size "
                     f"{self.min_cluster_size}: left in TensorFlow")
-        if self.left_alone_reason in (DISABLED, ALREADY_REWRITTEN, NOT_UNDERSTOOD):
+        if self.left_alone_reason in (DISABLED, ALREADY_REWRITTEN, NOT_UNDERSTOOD, TRAINING,
+                                      REFUSED):
             text = f"{self.ops_total} ops"  # not planned: nothing was marked
-        return f"{text}: left in TensorFlow ({self.left_alone_reason or NOTHING_SUPPORTED})"
+        detail = f": {self.left_alone_detail}" if self.left_alone_detail else ""
+        return f"{text}: left in TensorFlow ({self.left_alone_reason or NOTHING_SUPPORTED}{detail})"
 
     def to_dict(self) -> dict:
         """Plain data (JSON-ready): the numbers, the clusters and every node's placement."""
@@ -91,6 +95,7 @@ class PlacementReport:
             "ops_total": self.ops_total, "ops_marked": self.ops_marked,
             "ops_clustered": self.ops_clustered, "rewritten": self.rewritten,
             "left_alone_reason": self.left_alone_reason,
+            "left_alone_detail": self.left_alone_detail,
             "min_cluster_size": self.min_cluster_size,
             "small_clusters": list(self.small_clusters),
             "clusters": [{"name": c.name, "size": c.size, "members": list(c.members),
@@ -162,6 +167,10 @@ DISABLED = "disabled"                      # ovtf.disable() / OVTF_DISABLE=1
 ALREADY_REWRITTEN = "already rewritten"    # TF's second optimizer pass over a rewritten graph
 NOT_UNDERSTOOD = "not understood"          # dangling inputs, duplicate names, a non-loop cycle
 NO_CLUSTER = "no cluster could be formed"  # supported ops, but each was taken out (see reasons)
+# A training step (gradients / optimizer updates; `ovtf.ocm.rules.NotTraining`), kept in TF
+# unless ovtf.enable_training_graphs() / OVTF_TRAINING_GRAPHS=1.
+TRAINING = "training graph"
+REFUSED = "refused by the backend"         # the support's judge_graph refused the whole graph
 
 
 def below_minimum(min_cluster_size) -> str:
@@ -170,7 +179,8 @@ def below_minimum(min_cluster_size) -> str:
 
 _REASON_KEYS = {NOTHING_SUPPORTED: "nothing_supported", DISABLED: "disabled",
                 ALREADY_REWRITTEN: "already_rewritten", NOT_UNDERSTOOD: "not_understood",
-                NO_CLUSTER: "no_cluster"}
+                NO_CLUSTER: "no_cluster", TRAINING: "training_graph",
+                REFUSED: "refused_by_backend"}
 
 
 def reason_key(reason: str) -> str:
@@ -196,7 +206,7 @@ def unplanned(graph_def, reason: str, detail: Optional[str] = None) -> Placement
     understood): its nodes and edges, every compute node in TF with `reason`."""
     from ovtf.partitioner.graph import is_compute, parse_input
 
-    report = PlacementReport(left_alone_reason=reason)
+    report = PlacementReport(left_alone_reason=reason, left_alone_detail=detail)
     names, edges = set(), set()
     for node in graph_def.node:
         compute = is_compute(node.op)

@@ -22,6 +22,20 @@ Compiled-cluster cache
     the backend loaded from `set_cache_dir`'s directory instead of compiling); per backend,
     `devices[name]` (calls, rows of dim 0 of the first data input, failures, seconds).
 
+Variable shapes (no recompile cliff)
+    A cluster whose input shapes keep changing (NLP traffic: 40 sequence lengths through one
+    `input_signature=[None, None]` function) would compile once per shape and, with more
+    shapes than the LRU holds, never hit. So after `DYNAMIC_AFTER_SHAPES` distinct input
+    signatures of one cluster, the dims that varied among them are compiled dynamic (-1):
+    one executable serves every value along them (counter `dynamic_compiles`; a dim that
+    starts varying later widens it once more). Only where the backend's operator support
+    allows it (`support.allows_dynamic_shapes()`; a static-shape device such as the NPU,
+    `rules.StaticShapes`, or SPLIT, never gets one: it compiles per shape). Inputs whose
+    rank changes stay static. Compile-time integer inputs whose values varied too (a
+    `tf.range(n)` limit from outside the cluster) are then fed as parameters, where the
+    frontend accepts that; if the dynamic compile fails, they are keyed by value again, and
+    if it still fails the cluster compiles per shape as before.
+
 Compile-time inputs
     Small integer inputs that feed shape arguments (Reshape's shape, a reduction's axes, ...;
     the backend's `operator_support().compile_time_inputs`, from the registry entries'
@@ -56,7 +70,8 @@ from ovtf import counters as _counters
 from ovtf.backends import STAGES, BackendError
 
 __all__ = ["DeviceCluster", "DEFAULT_CACHE_SIZE", "set_cache_size",
-           "cache_size", "clear_cache", "WEIGHT_CHANGES_BEFORE_PARAMETERS"]
+           "cache_size", "clear_cache", "WEIGHT_CHANGES_BEFORE_PARAMETERS",
+           "DYNAMIC_AFTER_SHAPES"]
 
 logger = logging.getLogger("ovtf")
 
@@ -66,6 +81,11 @@ logger = logging.getLogger("ovtf")
 # ~100 MB), so the bound is also a memory bound: 32 ResNet50-sized entries ~ 3 GB.
 DEFAULT_CACHE_SIZE = 32
 WEIGHT_CHANGES_BEFORE_PARAMETERS = 3
+# Distinct input signatures of one cluster compiled static before the dims that varied go
+# dynamic. 3: a model served at two batch sizes keeps its (faster) static executables; a
+# third shape says the shape is open (benchmarks/variable_shapes.py).
+DYNAMIC_AFTER_SHAPES = 3
+_SHAPES_REMEMBERED = 64     # distinct signatures remembered per cluster to find the varying dims
 
 _cache_lock = threading.Lock()
 _cache: OrderedDict = OrderedDict()     # key -> _Entry
@@ -155,16 +175,24 @@ class DeviceCluster:
         self.spec = spec
         self.backend_name = spec.backend or config.settings.backend
         self.variable_inputs = tuple(spec.variable_inputs)
+        self.dynamic_allowed = False
         try:
             self._backend = backends.get(self.backend_name)
             support = self._backend.operator_support()
             self.compile_time_inputs = tuple(sorted(support.compile_time_inputs(spec)
                                                     - set(self.variable_inputs)))
+            self.dynamic_allowed = bool(support.allows_dynamic_shapes())
         except Exception as error:  # fails at the first call, with a clear stage
             self._backend = BackendError("compile", error)
             self.compile_time_inputs = ()
         constant_like = set(self.variable_inputs) | set(self.compile_time_inputs)
         self.data_inputs = tuple(i for i in range(len(spec.inputs)) if i not in constant_like)
+        # Shape plan: (keyed inputs, their dynamic dims or None, baked compile-time inputs).
+        # Static until the shapes vary (see "Variable shapes" above); replaced, never mutated,
+        # so the hot path reads it without the lock.
+        self._plan = (self.data_inputs, None, self.compile_time_inputs)
+        self._signatures_seen: OrderedDict = OrderedDict()
+        self._feed_values = True      # False once feeding varying compile-time inputs failed
         self.weight_changes = 0
         self.weights_as_parameters = not self.variable_inputs
         if len(self.variable_inputs) > 1:
@@ -183,8 +211,15 @@ class DeviceCluster:
         precision = config.settings.precision
 
         weights_as_parameters = self.weights_as_parameters or not backend.weights_as_constants()
-        key = self._key(inputs, backend_name, precision, weights_as_parameters)
+        plan = self._plan
+        key = self._key(inputs, backend_name, precision, weights_as_parameters, plan)
         entry = _lookup(key)
+        if entry is None and self.dynamic_allowed:
+            self._shapes_vary(inputs)
+            if self._plan is not plan:      # changed now, or by another thread meanwhile
+                plan = self._plan
+                key = self._key(inputs, backend_name, precision, weights_as_parameters, plan)
+                entry = _lookup(key)
         if entry is not None and not weights_as_parameters:
             pointers = _pointers(self._variables(inputs))
             if pointers != entry.pointers:
@@ -192,7 +227,13 @@ class DeviceCluster:
                 if self.weights_as_parameters:
                     return self.run(inputs, outputs)
         if entry is None:
-            entry = self._compile(key, backend, inputs, precision, weights_as_parameters)
+            try:
+                entry = self._compile(key, backend, inputs, precision, weights_as_parameters,
+                                      plan)
+            except BackendError as error:
+                if plan[1] is None or not self._dynamic_failed(error, plan):
+                    raise
+                return self.run(inputs, outputs)    # a narrower plan: fewer ways left to fail
         else:
             _counters.increment("cache_hits")
         rows = next((int(inputs[i].shape[0]) for i in self.data_inputs if inputs[i].ndim), 0)
@@ -207,10 +248,15 @@ class DeviceCluster:
             raise BackendError(_stage(error, "run"), error) from error
         _counters.record_device(backend_name, rows, time.perf_counter() - start)
 
-    def _key(self, inputs, backend_name, precision, weights_as_parameters):
-        signature = tuple((inputs[i].dtype.str, inputs[i].shape) for i in self.data_inputs)
+    def _key(self, inputs, backend_name, precision, weights_as_parameters, plan=None):
+        keyed, dynamic, baked = plan or self._plan
+        if dynamic is None:
+            signature = tuple((inputs[i].dtype.str, inputs[i].shape) for i in keyed)
+        else:
+            signature = tuple((inputs[i].dtype.str, _masked(inputs[i].shape, dims))
+                              for i, dims in zip(keyed, dynamic))
         values = tuple(inputs[i].tobytes() + inputs[i].dtype.str.encode() + repr(inputs[i].shape).encode()
-                       for i in self.compile_time_inputs)
+                       for i in baked)
         if weights_as_parameters:
             variables = tuple((inputs[i].dtype.str, inputs[i].shape) for i in self.variable_inputs)
         else:
@@ -218,6 +264,68 @@ class DeviceCluster:
         return (self.spec.fingerprint, backend_name, precision, signature, values, variables)
 
     # --- slow paths ------------------------------------------------------------------------
+
+    def _shapes_vary(self, inputs) -> bool:
+        """A signature with no compiled executable: remember it, and once
+        DYNAMIC_AFTER_SHAPES distinct ones were seen, leave the dims that varied among them
+        dynamic (and feed compile-time inputs whose values varied). True: the plan changed."""
+        shapes = tuple(tuple(inputs[i].shape) for i in self.data_inputs)
+        values = tuple(inputs[i].tobytes() for i in self.compile_time_inputs)
+        with self._lock:
+            seen = self._signatures_seen
+            seen[(shapes, values)] = None
+            seen.move_to_end((shapes, values))
+            while len(seen) > _SHAPES_REMEMBERED:
+                seen.popitem(last=False)
+            if len(seen) < DYNAMIC_AFTER_SHAPES:
+                return False
+            signatures = list(seen)
+            dims_by_input = []
+            for position in range(len(self.data_inputs)):
+                all_shapes = [signature[0][position] for signature in signatures]
+                if len({len(shape) for shape in all_shapes}) != 1:
+                    dims_by_input.append(())    # the rank changes: this input stays static
+                    continue
+                dims_by_input.append(tuple(d for d in range(len(all_shapes[0]))
+                                           if len({shape[d] for shape in all_shapes}) > 1))
+            fed = tuple(index for position, index in enumerate(self.compile_time_inputs)
+                        if self._feed_values
+                        and len({signature[1][position] for signature in signatures}) > 1)
+            if not any(dims_by_input) and not fed:
+                return False
+            baked = tuple(i for i in self.compile_time_inputs if i not in fed)
+            keyed = self.data_inputs + fed
+            plan = (keyed, tuple(dims_by_input) + ((),) * len(fed), baked)
+            if plan == self._plan:
+                return False
+            self._plan = plan
+        shown = ", ".join(f"input {index} dims {list(dims)}"
+                          for index, dims in zip(self.data_inputs, dims_by_input) if dims)
+        logger.info("ovtf: cluster %s: %d input shapes seen; compiling it with %s dynamic%s",
+                    self.spec.name, len(signatures), shown or "no dims",
+                    f", compile-time input(s) {list(fed)} fed as parameters" if fed else "")
+        return True
+
+    def _dynamic_failed(self, error, plan) -> bool:
+        """The dynamic compile of `plan` failed: key varying compile-time inputs by value
+        again, or (when none were fed) compile per shape from now on."""
+        with self._lock:
+            if self._plan is not plan:
+                return True     # another thread changed the plan already: try that one
+            keyed, dynamic, baked = plan
+            fed = keyed[len(self.data_inputs):]
+            if fed and self._feed_values:
+                self._feed_values = False
+                self._plan = (self.data_inputs, dynamic[:len(self.data_inputs)],
+                              self.compile_time_inputs)
+                what = f"compile-time inputs {list(fed)} are baked in by value again"
+            else:
+                self.dynamic_allowed = False
+                self._plan = (self.data_inputs, None, self.compile_time_inputs)
+                what = "it compiles once per input shape"
+        logger.info("ovtf: cluster %s: compiling with dynamic shapes failed (%s: %s); %s",
+                    self.spec.name, error.stage, error, what)
+        return True
 
     def _weights_changed(self, key, entry, inputs, pointers):
         with self._lock:
@@ -233,7 +341,7 @@ class DeviceCluster:
         logger.debug("ovtf: cluster %s: weights changed, recompiling", self.spec.name)
         return None
 
-    def _compile(self, key, backend, inputs, precision, weights_as_parameters):
+    def _compile(self, key, backend, inputs, precision, weights_as_parameters, plan=None):
         # One compilation per key even when several threads miss at once.
         while True:
             with _cache_lock:
@@ -250,10 +358,14 @@ class DeviceCluster:
                     break
             event.wait()
         try:
-            constants = {i: inputs[i] for i in self.compile_time_inputs}
+            keyed, dynamic, baked = plan or self._plan
+            constants = {i: inputs[i] for i in baked}
             if not weights_as_parameters:
                 constants.update({i: inputs[i] for i in self.variable_inputs})
             shapes = [tuple(array.shape) for array in inputs]
+            if dynamic is not None:
+                for index, dims in zip(keyed, dynamic):
+                    shapes[index] = _masked(shapes[index], dims)
             try:
                 executable = backend.compile(self.spec, shapes, constants, precision)
             except BackendError:
@@ -264,6 +376,8 @@ class DeviceCluster:
                 _counters.increment("disk_cache_hits")
             else:
                 _counters.increment("compiles")
+                if dynamic is not None:
+                    _counters.increment("dynamic_compiles")
             if weights_as_parameters:
                 entry = _Entry(executable, None, None)
             else:
@@ -279,6 +393,16 @@ class DeviceCluster:
             with _cache_lock:
                 _inflight.pop(key, None)
             event.set()
+
+
+def _masked(shape, dims):
+    """`shape` with `dims` set to -1 (dynamic); unchanged when it has no such dims."""
+    if not dims or len(shape) <= dims[-1]:
+        return shape
+    shape = list(shape)
+    for dim in dims:
+        shape[dim] = -1
+    return tuple(shape)
 
 
 def _lookup(key):
