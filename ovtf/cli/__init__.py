@@ -43,9 +43,13 @@ err = Console(stderr=True, highlight=False)
 def explain_arguments(backend: str) -> dict:
     """Keyword arguments for `ovtf.partitioner.explain` that select `backend`."""
     from ovtf import partitioner
-    if "support" in inspect.signature(partitioner.explain).parameters:
-        from ovtf import backends
-        return {"support": backends.get(backend).operator_support()}
+    parameters = inspect.signature(partitioner.explain).parameters
+    if "support" in parameters:
+        from ovtf import backends, config
+        arguments = {"support": backends.get(backend).operator_support()}
+        if "training_graphs" in parameters:     # as the hook would: OVTF_TRAINING_GRAPHS
+            arguments["training_graphs"] = config.settings.training_graphs
+        return arguments
     return {"backend": backend}
 
 
