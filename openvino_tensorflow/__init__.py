@@ -55,6 +55,7 @@ _state = {
     "precision_before_fp16": None,
     "disabled_ops": frozenset(),  # as given, unknown names included (OVTF kept them)
     "deassign_saved_min": None,  # min cluster size before OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS
+    "every_graph": False,        # Sessions optimize graphs of any size (see above)
 }
 
 
@@ -382,14 +383,46 @@ def _is_set(name: str) -> bool:
 
 def _apply_deassign(value) -> None:
     """OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1: OVTF kept every cluster, however small; ovtf
-    does with a minimum cluster size of 1. Unset again, the minimum in force before returns."""
+    does with a minimum cluster size of 1, and Sessions created meanwhile have grappler
+    hand over graphs of any size (see `_sessions_see_every_graph`). Unset again, the minimum
+    in force before returns."""
     if value is not None and _flag("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS", value):
         if _state["deassign_saved_min"] is None:
             _state["deassign_saved_min"] = ovtf.get_min_cluster_size()
         ovtf.set_min_cluster_size(1)
+        _state["every_graph"] = True
     elif _state["deassign_saved_min"] is not None:
         ovtf.set_min_cluster_size(_state["deassign_saved_min"])
         _state["deassign_saved_min"] = None
+        _state["every_graph"] = False
+
+
+def _sessions_see_every_graph() -> None:
+    """OVTF rewrote TF1 Session graphs in its own graph pass, whatever their size; ovtf sees
+    them through grappler, which skips graphs under `min_graph_nodes` (4) nodes: a
+    single-op `sess.run(tf.abs(x))` never reached the device. While every cluster is kept
+    (OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1), a Session created without its own
+    `min_graph_nodes` gets -1 (optimize every graph) on a copy of its config. The caller's
+    ConfigProto is never modified, and a value the caller set is kept."""
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.client import session
+
+    original = session.Session.__init__
+    if getattr(original, "_openvino_tensorflow", False):
+        return
+
+    def __init__(self, target="", graph=None, config=None):
+        if _state["every_graph"] and ovtf.is_enabled():
+            copy = config_pb2.ConfigProto()
+            if config is not None:
+                copy.CopyFrom(config)
+            if copy.graph_options.rewrite_options.min_graph_nodes == 0:
+                copy.graph_options.rewrite_options.min_graph_nodes = -1
+            config = copy
+        original(self, target, graph, config)
+
+    __init__._openvino_tensorflow = True
+    session.Session.__init__ = __init__
 
 
 def _int(name: str, value: str, low: int, high: int | None = None) -> int:
@@ -460,5 +493,6 @@ def load_environment(environ=None) -> None:
 if os.environ.get("OPENVINO_TF_DISABLE", "").strip() != "1":
     os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # as OVTF did: TF places graphs on the CPU device
 
+_sessions_see_every_graph()
 load_environment()
 __version__ = _version_text()

@@ -305,3 +305,32 @@ def test_ovtf_style_session_program_runs_on_the_device(fresh_process):
     """, env={"OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS": "1"})
     assert result["same"] and result["min"] == 1
     assert result["device"] >= 1
+
+
+def test_single_op_session_runs_on_the_device_when_every_cluster_is_kept(monkeypatch):
+    """OVTF's harness style: OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1 and a plain ConfigProto;
+    a 2-node graph (grappler would skip it) runs on the device, and the caller's ConfigProto
+    is left as it was."""
+    import numpy as np
+    import tensorflow as tf
+
+    import openvino_tensorflow
+    import ovtf
+
+    monkeypatch.setenv("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS", "1")
+    openvino_tensorflow.enable()
+    try:
+        ovtf.reset_stats()
+        config = tf.compat.v1.ConfigProto()
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, (2, 3))
+            y = tf.abs(x)
+            with tf.compat.v1.Session(graph=graph, config=config) as session:
+                got = session.run(y, {x: -np.ones((2, 3), np.float32)})
+        np.testing.assert_array_equal(got, np.ones((2, 3), np.float32))
+        assert ovtf.stats()["device_executions"] == 1, ovtf.stats()
+        assert config.graph_options.rewrite_options.min_graph_nodes == 0
+    finally:
+        monkeypatch.delenv("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS")
+        openvino_tensorflow.enable()

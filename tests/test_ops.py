@@ -914,6 +914,9 @@ def test_openvino_integer_div_still_floors():
                                                             crop_size=c([3, 3]), extrapolation_value=-1.0),
      (f32(1, 5, 5, 3), np.array([[-0.2, -0.1, 1.3, 0.9]], np.float32), np.array([0], np.int32)),
      "CropAndResize", "extrapolation_value != 0 (OpenVINO's frontend converts 0 only)"),
+    ("topk_unsorted", lambda x: raw.TopKV2(input=raw.Neg(x=x), k=c(3), sorted=False)[0],
+     (np.array([[40.0, 30.0, 20.0, 10.0], [10.0, 20.0, 15.0, 70.0]], np.float32),),
+     "TopKV2", "sorted=false (TF's order is unspecified and OpenVINO's differs)"),
 ], ids=lambda value: value if isinstance(value, str) and " " not in value and len(value) < 20 else "")
 def test_kept_in_tf_with_reason(label, fn, inputs, op, detail, reports, grappler_options):
     """Variants OpenVINO gets wrong stay in TF, with the reason; the program stays right."""

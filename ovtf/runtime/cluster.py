@@ -24,7 +24,7 @@ Each fallback is counted in `ovtf.stats()` (`fallbacks`, `fallback_reasons[stage
 first failure of a cluster at each stage is logged as a warning with its cause; later ones at
 debug level. "A cluster" here is what the user sees, not one kernel instance: TensorFlow
 retraces a function per input shape and instantiates a new kernel each time, so the key is
-the cluster's name and structure (node names and op types, not shapes).
+the cluster's structure (node names and op types, not shapes, not its name).
 
 Cost placement (opt-in, `ovtf.runtime.cost_placement`) may send a signature to TensorFlow
 when it measured TensorFlow faster; such calls are fallbacks with reason "cost" (and
@@ -204,9 +204,10 @@ class ClusterHandle:
     def _identity(self) -> str:
         identity = getattr(self, "_identity_cache", None)
         if identity is None:
+            # the structure, not the name: a cluster's name carries a digest of its content,
+            # shapes included, so each retraced shape of one function has its own name
             nodes = sorted(f"{node.name}\0{node.op}" for node in self.spec.graph_def.node)
-            digest = hashlib.sha1("\n".join(nodes).encode()).hexdigest()
-            identity = self._identity_cache = f"{self.spec.name}:{digest}"
+            identity = self._identity_cache = hashlib.sha1("\n".join(nodes).encode()).hexdigest()
         return identity
 
 
