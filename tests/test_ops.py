@@ -876,12 +876,27 @@ def test_lrn_odd_radius_stays_in_tf(reports, grappler_options):
     assert reasons == [("ATTR", "depth_radius=5 (odd radii are computed wrongly by OpenVINO)")]
 
 
-def test_padv2_runtime_constant_value_stays_in_tf(reports, grappler_options):
-    """OpenVINO's frontend pads with 0 when the value is not a constant: keep it in TF."""
+def test_padv2_runtime_float_constant_value_stays_in_tf(reports, grappler_options):
+    """OpenVINO's frontend pads with 0 when the value is not a constant, and only integer
+    values are baked per value: a float value from outside the cluster keeps PadV2 in TF."""
     reasons = _run_unclustered(
         lambda x, v: raw.PadV2(input=raw.Neg(x=x), paddings=c([[2, 0], [1, 1]]), constant_values=v),
-        (i32(2, 3), np.int32(7)), "PadV2", reports, grappler_options)
+        (f32(2, 3), np.float32(7.5)), "PadV2", reports, grappler_options)
     assert [reason for reason, _ in reasons] == ["STATIC_INPUT"]
+
+
+def test_runtime_integer_shape_arguments_are_baked_per_value(reports, grappler_options):
+    """Integer static inputs arriving from outside the cluster (a fed paddings, an int pad
+    value) run on the device, compiled once per value, with TF's answers."""
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    fn = lambda x, p, v: raw.PadV2(input=raw.Neg(x=x), paddings=p, constant_values=v)  # noqa: E731
+    actual, expected = _run_function(fn, (i32(2, 3), np.array([[2, 0], [1, 1]], np.int32),
+                                          np.int32(7)), reports)
+    assert_same(actual, expected, 0, "PadV2")
+    inside, outside = reports.clustered("PadV2")
+    assert inside >= 1 and outside == 0, (inside, outside)
 
 
 def test_integer_div_stays_in_tf(reports, grappler_options):

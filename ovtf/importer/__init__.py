@@ -154,7 +154,11 @@ def _convert(spec, graph_def, input_shapes, constants):
                 # frozen here so the frontend sees the value (shape arguments must be known
                 # while converting); weights are swapped for shared-memory constants below.
                 if _is_shape_argument_sized(constants[index]):
-                    input_model.set_tensor_value(place, np.array(constants[index]))  # tiny copy
+                    value = np.array(constants[index])  # tiny copy
+                    # the frontend freezes only a place whose shape is static: TF may have
+                    # recorded none for this input (a fed Session placeholder)
+                    input_model.set_partial_shape(place, ov.PartialShape(list(value.shape)))
+                    input_model.set_tensor_value(place, value)
                     continue
             input_model.set_partial_shape(place, ov.PartialShape(list(input_shapes[index])))
             input_model.set_element_type(place, ov_type(tensor.dtype))

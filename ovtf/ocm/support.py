@@ -6,7 +6,10 @@ why not" — the one thing the partitioner is handed (in the style of torch.fx's
     support.static_inputs(node) -> tuple   input positions whose value must be known when
                                            compiling (negative: from the end)
     support.compiles_per_value(node)       whether those may come from outside the cluster
-                                           (then the runtime compiles once per value)
+                                           whatever their dtype (Range)
+    support.bakes_outside_integers()       whether an integer/bool static input may come
+                                           straight from outside the cluster: the runtime
+                                           then compiles once per value (None: no opinion)
     support.judge_cluster(inputs) -> str | None
                                            a whole cluster's input signature, [(dtype enum,
                                            shape recorded or None (-1: unknown dim), whether
@@ -76,6 +79,9 @@ class OperatorSupport:
     def compiles_per_value(self, node) -> bool:
         return False
 
+    def bakes_outside_integers(self):
+        return None
+
     def judge_cluster(self, inputs: list) -> Optional[str]:
         return None
 
@@ -141,6 +147,10 @@ class Chain(OperatorSupport):
     def compiles_per_value(self, node) -> bool:
         answers = [part.compiles_per_value(node) for part in self.parts if part.static_inputs(node)]
         return bool(answers) and all(answers)
+
+    def bakes_outside_integers(self):
+        answers = [part.bakes_outside_integers() for part in self.parts]
+        return False if False in answers else (True if True in answers else None)
 
     def judge_cluster(self, inputs: list) -> Optional[str]:
         for part in self.parts:

@@ -42,6 +42,11 @@ class TableSupport(OperatorSupport):
         entry = self.entries.get(node.op)
         return entry is not None and entry.per_value
 
+    def bakes_outside_integers(self) -> bool:
+        # the runtime bakes small integer/bool cluster inputs at static positions per value
+        # (`compile_time_inputs`): `tf.pad(x, fed_paddings)` runs on the device
+        return True
+
     def op_types(self) -> frozenset:
         return frozenset(self.entries)
 

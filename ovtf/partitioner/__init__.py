@@ -147,7 +147,8 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
             static_inputs[name] = sorted({i if i >= 0 else count + i for i in positions
                                           if -count <= i < count})
     partition = clustering.form_clusters(view, order, contexts, candidates, static_inputs,
-                                         min_cluster_size)
+                                         min_cluster_size,
+                                         bool(support.bakes_outside_integers()))
 
     taken = set(view.nodes)
     built, node_reasons, node_details = [], dict(partition.node_reasons), {}

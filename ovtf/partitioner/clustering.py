@@ -13,7 +13,9 @@ Rules (each non-merged edge between two marked nodes records why, for the report
 * STATIC_INPUT: an input the device needs as a value when compiling (an entry's
   `static_inputs`: shapes, axes, paddings, permutations, sizes) must be computable inside
   the cluster: a Const, or a member computed only from Consts and shape queries
-  (Shape/ShapeN/Size/Rank) of tensors. A node whose static input is not is taken out of the
+  (Shape/ShapeN/Size/Rank) of tensors -- or, when the backend bakes them
+  (`bakes_outside_integers`), an integer/bool tensor straight from outside the cluster,
+  which the runtime compiles once per value (a fed `tf.pad` paddings, NMS's max size). A node whose static input is not is taken out of the
   candidates (node reason STATIC_INPUT) and clustering starts over; each round removes a
   node, so this ends. Static-input edges are contracted first, so a shape computation and
   its consumer end up together whenever that is legal.
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+
+from tensorflow.core.framework import types_pb2
 
 from ovtf.partitioner.cycles import GraphCycles
 from ovtf.partitioner.graph import SHAPE_OPS, is_compute
@@ -46,13 +50,14 @@ class Partition:
 
 
 def form_clusters(view, order, contexts, candidates: set, static_inputs: dict,
-                  min_cluster_size: int) -> Partition:
+                  min_cluster_size: int, bake_outside_integers: bool = False) -> Partition:
     """`candidates`: marked non-Const nodes. `static_inputs`: name -> [input indices]."""
     candidates = set(candidates)
     node_reasons = {}
     while True:
         clusters, edge_reasons = _contract(view, order, contexts, candidates, static_inputs)
-        rejected = _static_input_violations(view, clusters, static_inputs)
+        rejected = _static_input_violations(view, clusters, static_inputs,
+                                            bake_outside_integers)
         if not rejected:
             break
         for name in rejected:
@@ -134,7 +139,12 @@ def _contract(view, order, contexts, candidates, static_inputs):
     return list(groups.values()), edge_reasons
 
 
-def _static_input_violations(view, clusters, static_inputs) -> list:
+_BAKED_DTYPES = frozenset({types_pb2.DT_INT8, types_pb2.DT_INT16, types_pb2.DT_INT32,
+                           types_pb2.DT_INT64, types_pb2.DT_UINT8, types_pb2.DT_UINT16,
+                           types_pb2.DT_UINT32, types_pb2.DT_UINT64, types_pb2.DT_BOOL})
+
+
+def _static_input_violations(view, clusters, static_inputs, bake_outside_integers) -> list:
     rejected = []
     for members in clusters:
         inside = set(members)
@@ -142,7 +152,11 @@ def _static_input_violations(view, clusters, static_inputs) -> list:
         for name in members:
             data = view.data_inputs[name]
             for position in static_inputs.get(name, ()):
-                src, _ = data[position]
+                src, port = data[position]
+                if (bake_outside_integers and src not in inside
+                        and view.nodes[src].op != "Const"
+                        and view.dtype_of(src, port) in _BAKED_DTYPES):
+                    continue
                 if not _is_static(view, src, inside, memo):
                     rejected.append(name)
                     break
