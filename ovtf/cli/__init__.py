@@ -191,6 +191,15 @@ def info(as_json):
     print_info(data, out)
 
 
+def _table(title, *columns):
+    """A left-titled rich Table; a column is a name or (name, justify)."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        name, justify = column if isinstance(column, tuple) else (column, "left")
+        table.add_column(name, justify=justify)
+    return table
+
+
 def print_info(data, console):
     versions = Table(title="ovtf", show_header=False, title_justify="left")
     versions.add_row("ovtf", data["ovtf"])
@@ -198,21 +207,13 @@ def print_info(data, console):
     versions.add_row("OpenVINO", data["openvino"])
     versions.add_row("Python", f"{data['python']}  {data['platform']}")
     console.print(versions)
-    devices = Table(title="OpenVINO devices", title_justify="left")
-    devices.add_column("device")
-    devices.add_column("name")
-    devices.add_column("capabilities")
-    devices.add_column("default precision")
+    devices = _table("OpenVINO devices", "device", "name", "capabilities", "default precision")
     for device in data["devices"]:
         p = device["properties"]
         devices.add_row(device["name"], p.get("FULL_DEVICE_NAME", ""),
                         p.get("OPTIMIZATION_CAPABILITIES", ""), p.get("INFERENCE_PRECISION_HINT", ""))
     console.print(devices)
-    backends = Table(title="ovtf backends", title_justify="left")
-    backends.add_column("backend")
-    backends.add_column("kind")
-    backends.add_column("")
-    backends.add_column("description")
+    backends = _table("ovtf backends", "backend", "kind", "", "description")
     for row in data["backends"]:
         backends.add_row(row["name"], row["kind"], "[yellow]emulated[/]" if row["emulated"] else "",
                          row.get("description", ""))
@@ -220,16 +221,12 @@ def print_info(data, console):
     if data["opencl"] is None:
         console.print("OpenCL platforms: pyopencl is not installed")
     else:
-        opencl = Table(title="OpenCL platforms", title_justify="left")
-        for column in ("platform", "version", "devices"):
-            opencl.add_column(column)
+        opencl = _table("OpenCL platforms", "platform", "version", "devices")
         for row in data["opencl"]:
             opencl.add_row(row.get("platform", row.get("error", "")), row.get("version", ""),
                            ", ".join(row.get("devices", [])))
         console.print(opencl)
-    settings = Table(title="settings", title_justify="left")
-    settings.add_column("setting")
-    settings.add_column("value")
+    settings = _table("settings", "setting", "value")
     for key, value in data["settings"].items():
         settings.add_row(key, str(value))
     console.print(settings)
@@ -304,10 +301,9 @@ def analyze(model, backend, min_cluster_size, as_json, html_path):
 def print_analysis(model, format_name, backend, minimum, results, console):
     console.print(f"[bold]{model}[/] ({format_name}), backend [bold]{backend}[/], "
                   f"minimum cluster size {minimum}")
-    summary = Table(title="placement per signature", title_justify="left")
-    for column, justify in (("signature", "left"), ("ops", "right"), ("supported", "right"),
-                            ("clustered", "right"), ("clusters", "right"), ("verdict", "left")):
-        summary.add_column(column, justify=justify)
+    summary = _table("placement per signature", "signature", ("ops", "right"),
+                     ("supported", "right"), ("clustered", "right"), ("clusters", "right"),
+                     "verdict")
     for result in results:
         report = result["report"]
         share = f" ({100 * report.ops_clustered / report.ops_total:.0f}%)" if report.ops_total else ""
@@ -322,11 +318,8 @@ def print_analysis(model, format_name, backend, minimum, results, console):
         left = report.left_in_tf
         if not left:
             continue
-        table = Table(title=f"{result['name']}: kept in TensorFlow", title_justify="left")
-        table.add_column("op type")
-        table.add_column("reason")
-        table.add_column("count", justify="right")
-        table.add_column("example node")
+        table = _table(f"{result['name']}: kept in TensorFlow", "op type", "reason",
+                       ("count", "right"), "example node")
         examples = {}
         for name, p in report.placement.items():
             if p.compute and p.cluster is None:

@@ -237,16 +237,16 @@ class DeviceCluster:
         else:
             _counters.increment("cache_hits")
         rows = next((int(inputs[i].shape[0]) for i in self.data_inputs if inputs[i].ndim), 0)
-        start = time.perf_counter()
+        start, failed = time.perf_counter(), True
         try:
             entry.executable.run(inputs, outputs)
+            failed = False
         except BackendError:
-            _counters.record_device(backend_name, rows, time.perf_counter() - start, True)
             raise
         except Exception as error:
-            _counters.record_device(backend_name, rows, time.perf_counter() - start, True)
             raise BackendError(_stage(error, "run"), error) from error
-        _counters.record_device(backend_name, rows, time.perf_counter() - start)
+        finally:
+            _counters.record_device(backend_name, rows, time.perf_counter() - start, failed)
 
     def _key(self, inputs, backend_name, precision, weights_as_parameters, plan=None):
         keyed, dynamic, baked = plan or self._plan
