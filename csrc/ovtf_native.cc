@@ -29,6 +29,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -543,30 +544,63 @@ void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* status) {
   TF_ShapeInferenceContextSetUnknownShape(ctx, status);
 }
 
-void register_cluster_op() {
-  if (g_kernel_registered.exchange(true)) return;
+// Registers a stateful op (list input, list output, unknown output shapes) and its CPU kernel;
+// throws with TensorFlow's message if either is refused.
+void register_op(const char* name, std::initializer_list<const char*> attrs, const char* input,
+                 const char* output, const char* kernel_name, TF_KernelBuilder* kernel) {
   auto status = new_status();
-  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(kClusterOp);
-  TF_OpDefinitionBuilderAddAttr(op, "Tin: list(type) >= 0");
-  TF_OpDefinitionBuilderAddAttr(op, "Tout: list(type) >= 0");
-  TF_OpDefinitionBuilderAddAttr(op, "cluster_graph: string");
-  TF_OpDefinitionBuilderAddAttr(op, "cluster_name: string");
-  TF_OpDefinitionBuilderAddAttr(op, "backend: string = ''");
-  TF_OpDefinitionBuilderAddInput(op, "inputs: Tin");
-  TF_OpDefinitionBuilderAddOutput(op, "outputs: Tout");
-  // Stateful, or TF would constant-fold the cluster at optimization time.
+  TF_OpDefinitionBuilder* op = TF_NewOpDefinitionBuilder(name);
+  for (const char* attr : attrs) TF_OpDefinitionBuilderAddAttr(op, attr);
+  TF_OpDefinitionBuilderAddInput(op, input);
+  TF_OpDefinitionBuilderAddOutput(op, output);
   TF_OpDefinitionBuilderSetIsStateful(op, true);
   TF_OpDefinitionBuilderSetShapeInferenceFunction(op, shape_unknown);
   TF_RegisterOpDefinition(op, status.get());
   if (TF_GetCode(status.get()) != TF_OK) {
-    throw std::runtime_error(std::string("cannot register OVTFCluster op: ") + TF_Message(status.get()));
+    TF_DeleteKernelBuilder(kernel);
+    throw std::runtime_error(std::string("cannot register op ") + name + ": " + TF_Message(status.get()));
   }
-  TF_KernelBuilder* builder = TF_NewAsyncKernelBuilder(
-      kClusterOp, "CPU", create_cluster_kernel, compute_cluster_async, delete_cluster_kernel);
-  TF_RegisterKernelBuilder("OVTFClusterCPU", builder, status.get());
+  TF_RegisterKernelBuilder(kernel_name, kernel, status.get());
   if (TF_GetCode(status.get()) != TF_OK) {
-    throw std::runtime_error(std::string("cannot register OVTFCluster kernel: ") + TF_Message(status.get()));
+    throw std::runtime_error(std::string("cannot register the kernel of ") + name + ": " +
+                             TF_Message(status.get()));
   }
+}
+
+void register_cluster_op() {
+  if (g_kernel_registered.exchange(true)) return;
+  // Stateful, or TF would constant-fold the cluster at optimization time.
+  register_op(kClusterOp,
+              {"Tin: list(type) >= 0", "Tout: list(type) >= 0", "cluster_graph: string",
+               "cluster_name: string", "backend: string = ''"},
+              "inputs: Tin", "outputs: Tout", "OVTFClusterCPU",
+              TF_NewAsyncKernelBuilder(kClusterOp, "CPU", create_cluster_kernel,
+                                       compute_cluster_async, delete_cluster_kernel));
+}
+
+// OVTF 2.x's cluster op, so that graphs saved after OVTF's rewrite can be imported. ovtf's
+// rewriter opens these nodes back into TF ops before TensorFlow runs the graph
+// (ovtf/partitioner/ovtf2_clusters.py); the kernel only runs for a node it could not open,
+// and fails naming it.
+constexpr const char* kOvtf2ClusterOp = "_nGraphEncapsulate";
+std::atomic<bool> g_ovtf2_op_registered{false};
+
+void compute_unopened_ovtf2_cluster(void*, TF_OpKernelContext* ctx) {
+  fail(ctx, kOvtf2ClusterOp,
+       "an OVTF 2.x cluster node was not opened by ovtf's rewriter (its function is missing "
+       "from the graph's library, or grappler did not run on this graph)");
+}
+
+void register_ovtf2_cluster_op() {
+  if (g_ovtf2_op_registered.exchange(true)) return;
+  register_op(kOvtf2ClusterOp,
+              {"Targuments: list(type) >= 0", "Tresults: list(type) >= 0", "ovtf_cluster: int",
+               "ngraph_graph_id: int = 0",
+               "cluster_cost: int = 0"},  // written by some OVTF releases
+              "args: Targuments", "results: Tresults", "Ovtf2ClusterCPU",
+              TF_NewKernelBuilder(
+                  kOvtf2ClusterOp, "CPU", [](TF_OpKernelConstruction*) -> void* { return nullptr; },
+                  compute_unopened_ovtf2_cluster, [](void*) {}));
 }
 
 TF_TriState to_tristate(py::object value) {
@@ -603,6 +637,8 @@ PYBIND11_MODULE(_native, m) {
 
   m.def("register_cluster_op", &register_cluster_op,
         "Register the OVTFCluster op and its CPU kernel with TensorFlow (idempotent).");
+  m.def("register_ovtf2_cluster_op", &register_ovtf2_cluster_op,
+        "Register OVTF 2.x's _nGraphEncapsulate op (idempotent), so its saved graphs import.");
   m.def("set_callbacks",
         [](py::object rewriter, py::object cluster_factory) {
           replace_callback(&g_rewriter, rewriter);

@@ -384,7 +384,7 @@ def _is_set(name: str) -> bool:
 def _apply_deassign(value) -> None:
     """OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1: OVTF kept every cluster, however small; ovtf
     does with a minimum cluster size of 1, and Sessions created meanwhile have grappler
-    hand over graphs of any size (see `_sessions_see_every_graph`). Unset again, the minimum
+    hand over graphs of any size (see `_prepare_sessions`). Unset again, the minimum
     in force before returns."""
     if value is not None and _flag("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS", value):
         if _state["deassign_saved_min"] is None:
@@ -397,8 +397,11 @@ def _apply_deassign(value) -> None:
         _state["every_graph"] = False
 
 
-def _sessions_see_every_graph() -> None:
-    """OVTF rewrote TF1 Session graphs in its own graph pass, whatever their size; ovtf sees
+def _prepare_sessions() -> None:
+    """Every Session's graph is prepared as OVTF's graph pass would have seen it.
+
+    Its OVTF 2.x cluster ops are tagged (`_tag_ovtf2_clusters`). And OVTF rewrote TF1
+    Session graphs in its own graph pass, whatever their size; ovtf sees
     them through grappler, which skips graphs under `min_graph_nodes` (4) nodes: a
     single-op `sess.run(tf.abs(x))` never reached the device. While every cluster is kept
     (OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1), a Session created without its own
@@ -412,6 +415,7 @@ def _sessions_see_every_graph() -> None:
         return
 
     def __init__(self, target="", graph=None, config=None):
+        _tag_ovtf2_clusters(graph)
         if _state["every_graph"] and ovtf.is_enabled():
             copy = config_pb2.ConfigProto()
             if config is not None:
@@ -423,6 +427,22 @@ def _sessions_see_every_graph() -> None:
 
     __init__._openvino_tensorflow = True
     session.Session.__init__ = __init__
+
+
+def _tag_ovtf2_clusters(graph) -> None:
+    """Graphs saved by OVTF 2.x hold its `_nGraphEncapsulate` cluster ops; ovtf opens them
+    back into TF ops in its grappler pass, which needs each op's function to reach it
+    (`ovtf.partitioner.ovtf2_clusters`). Done whether or not ovtf is enabled: TensorFlow
+    cannot run these ops itself."""
+    from tensorflow.python.framework import ops
+
+    from ovtf.partitioner import ovtf2_clusters
+
+    try:
+        ovtf2_clusters.tag_functions(graph if graph is not None else ops.get_default_graph())
+    except Exception as error:  # untagged ops fail in their kernel, naming themselves
+        logger.warning("openvino_tensorflow: cannot prepare OVTF 2.x cluster ops for ovtf: %s",
+                       error)
 
 
 def _int(name: str, value: str, low: int, high: int | None = None) -> int:
@@ -493,6 +513,6 @@ def load_environment(environ=None) -> None:
 if os.environ.get("OPENVINO_TF_DISABLE", "").strip() != "1":
     os.environ["CUDA_VISIBLE_DEVICES"] = "-1"  # as OVTF did: TF places graphs on the CPU device
 
-_sessions_see_every_graph()
+_prepare_sessions()
 load_environment()
 __version__ = _version_text()

@@ -9,7 +9,9 @@ of instantiated functions so graphs traced before `import ovtf` are rewritten to
 
   on_graph(graph_bytes, fetch, preserve) -> bytes | None
       grappler hands every graph here; None leaves it unchanged. Never raises: a failing
-      rewrite leaves the graph to TensorFlow and logs one warning per graph.
+      rewrite leaves the graph to TensorFlow and logs one warning per graph. Cluster nodes
+      of a graph saved by OVTF 2.x are opened first, enabled or not (TensorFlow cannot run
+      them: `ovtf.partitioner.ovtf2_clusters`).
   on_cluster(name, graph_bytes, tin, tout, backend) -> handle
       the kernel's Python half (see `ovtf.runtime.cluster`).
 
@@ -27,6 +29,7 @@ import threading
 
 from ovtf import backends, config, counters, partitioner
 from ovtf.once import Once
+from ovtf.partitioner import ovtf2_clusters
 from ovtf import placement_log
 from ovtf.runtime.cluster import ClusterHandle
 from ovtf.runtime.device import DeviceCluster
@@ -63,19 +66,38 @@ cluster_factory = default_cluster_factory
 
 
 def on_graph(graph_bytes: bytes, fetch: list, preserve: list):
+    opened = _open_ovtf2_clusters(graph_bytes)   # even when disabled: TF can't run them
     if not config.settings.enabled:
         placement_log.record_disabled(graph_bytes)  # counted as left alone, reason "disabled"
-        return None
+        return None if opened is None else opened.SerializeToString()
     counters.increment("graphs_seen")
-    graph_def = None
+    graph_def = opened
+    try:
+        from tensorflow.core.framework import graph_pb2
+
+        if graph_def is None:
+            graph_def = graph_pb2.GraphDef.FromString(graph_bytes)
+        rewritten = graph_rewriter(graph_def, list(fetch), list(preserve))
+        if rewritten is None:
+            rewritten = opened
+        return None if rewritten is None else rewritten.SerializeToString()
+    except Exception as error:  # a failed rewrite must never break the user's program
+        _warn_once(_graph_identity(graph_def, graph_bytes, fetch), error)
+        return None
+
+
+def _open_ovtf2_clusters(graph_bytes: bytes):
+    """The graph with OVTF 2.x's cluster nodes opened, or None when it has none (the check
+    is a byte search, so ordinary graphs are not parsed an extra time)."""
+    if ovtf2_clusters.OP.encode() not in graph_bytes:
+        return None
     try:
         from tensorflow.core.framework import graph_pb2
 
         graph_def = graph_pb2.GraphDef.FromString(graph_bytes)
-        rewritten = graph_rewriter(graph_def, list(fetch), list(preserve))
-        return None if rewritten is None else rewritten.SerializeToString()
-    except Exception as error:  # a failed rewrite must never break the user's program
-        _warn_once(_graph_identity(graph_def, graph_bytes, fetch), error)
+        return ovtf2_clusters.inline(graph_def) if ovtf2_clusters.has_clusters(graph_def) else None
+    except Exception as error:  # left as it is: the node's kernel then fails naming it
+        _warn_once(hashlib.sha1(graph_bytes).hexdigest(), error)
         return None
 
 
@@ -142,6 +164,7 @@ def install() -> None:
     with _install_lock:
         _native.set_numpy_dtypes(_numpy_dtypes())
         _native.register_cluster_op()
+        _native.register_ovtf2_cluster_op()   # graphs saved by OVTF 2.x import (ovtf2_clusters)
         _native.set_callbacks(on_graph, on_cluster)
         if _native.plugin_initialized():
             return

@@ -334,3 +334,97 @@ def test_single_op_session_runs_on_the_device_when_every_cluster_is_kept(monkeyp
     finally:
         monkeypatch.delenv("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS")
         openvino_tensorflow.enable()
+
+
+# --- graphs saved by OVTF 2.x: `_nGraphEncapsulate` cluster nodes ---------------------------
+
+def _ovtf2_graph(with_function=True, control_input=False):
+    """A GraphDef as OVTF 2.x saved it after its rewrite: placeholders x, y, z, one
+    `_nGraphEncapsulate` node whose function (in the library) computes (a + b) * c and
+    sigmoid of that, and IdentityN consumers of both results."""
+    from tensorflow.core.framework import graph_pb2
+
+    def body(a, b, c):
+        total = (a + b) * c
+        return tf.tanh(total) + 1.0, tf.sigmoid(total) * 2.0
+
+    spec = tf.TensorSpec((2, 3), tf.float32)
+    function = tf.function(body).get_concrete_function(spec, spec, spec).function_def
+    function.signature.name = "ovtf_cluster_0"
+    graph = graph_pb2.GraphDef()
+    for name in ("x", "y", "z"):
+        node = graph.node.add(name=name, op="Placeholder")
+        node.attr["dtype"].type = tf.float32.as_datatype_enum
+    cluster = graph.node.add(name="ovtf_cluster_0", op="_nGraphEncapsulate",
+                             input=["x", "y", "z"] + (["^z"] if control_input else []))
+    cluster.attr["Targuments"].list.type.extend([tf.float32.as_datatype_enum] * 3)
+    cluster.attr["Tresults"].list.type.extend([tf.float32.as_datatype_enum] * 2)
+    cluster.attr["ovtf_cluster"].i = 0
+    cluster.attr["ngraph_graph_id"].i = 0
+    for name, source in (("first", "ovtf_cluster_0"), ("second", "ovtf_cluster_0:1")):
+        node = graph.node.add(name=name, op="IdentityN", input=[source])
+        node.attr["T"].list.type.append(tf.float32.as_datatype_enum)
+    if with_function:
+        graph.library.function.add().CopyFrom(function)
+    return graph
+
+
+def _run_ovtf2_graph(graph_def, fetches):
+    values = {name: np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3) * k
+              for k, name in enumerate("xyz", start=1)}
+    with tf.Graph().as_default() as graph:
+        tf.import_graph_def(graph_def, name="")
+        feeds = {graph.get_tensor_by_name(f"{name}:0"): value for name, value in values.items()}
+        with tf.compat.v1.Session(graph=graph) as session:
+            got = session.run([graph.get_tensor_by_name(name) for name in fetches], feeds)
+    total = (values["x"] + values["y"]) * values["z"]
+    return got, [np.tanh(total) + 1.0, 1.0 / (1.0 + np.exp(-total)) * 2.0]
+
+
+def test_ovtf2_saved_cluster_runs_on_the_device():
+    """A graph OVTF 2.x saved with its cluster op imports and runs: the cluster's function is
+    opened back into TF ops and partitioned again, so it runs on the device, fetched through
+    its consumers and through the cluster node's own ports."""
+    ovtf.reset_stats()
+    got, expected = _run_ovtf2_graph(_ovtf2_graph(), ["first:0", "second:0", "ovtf_cluster_0:1"])
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
+    np.testing.assert_allclose(got[2], expected[1], rtol=1e-6)
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 1 and stats["fallbacks"] == 0, stats
+    assert stats["ops_clustered"] >= 5, stats      # add, mul, tanh, add, sigmoid, mul
+
+
+def test_ovtf2_saved_cluster_runs_in_tensorflow_when_disabled():
+    openvino_tensorflow.disable()
+    try:
+        ovtf.reset_stats()
+        got, expected = _run_ovtf2_graph(_ovtf2_graph(control_input=True), ["first:0", "second:0"])
+    finally:
+        openvino_tensorflow.enable()
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
+    assert ovtf.stats()["cluster_executions"] == 0
+
+
+def test_ovtf2_cluster_without_its_function_fails_naming_the_op():
+    with pytest.raises(tf.errors.InternalError, match="_nGraphEncapsulate.*not opened"):
+        _run_ovtf2_graph(_ovtf2_graph(with_function=False), ["first:0"])
+
+
+def test_ovtf2_cluster_opened_keeps_names_ports_and_control_inputs():
+    from ovtf.partitioner import ovtf2_clusters
+
+    graph_def = _ovtf2_graph(control_input=True)
+    opened = ovtf2_clusters.inline(graph_def)
+    by_name = {node.name: node for node in opened.node}
+    assert not ovtf2_clusters.has_clusters(opened)
+    alias = by_name["ovtf_cluster_0"]
+    assert alias.op == "IdentityN" and len(alias.input) == 3 and alias.input[2] == "^z"
+    body = [node for node in opened.node if node.name.startswith("ovtf_cluster_0/")]
+    assert body and all("^z" in node.input for node in body)
+    # the function's arguments (a, b, c) became the cluster node's inputs (x, y, z)
+    assert {source.split(":")[0].lstrip("^") for node in body for source in node.input
+            if not source.startswith("ovtf_cluster_0/")} <= {"x", "y", "z"}
+    assert list(by_name["second"].input) == ["ovtf_cluster_0:1"]
+    assert ovtf2_clusters.inline(opened) is opened        # nothing left to open
