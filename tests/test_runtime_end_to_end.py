@@ -183,3 +183,29 @@ def test_second_process_compiles_less(fresh_process, tmp_path, use_api):
     for batch, got in zip((1, 4), second["outputs"]):
         expected = stock(model, rng.random((batch, 12, 12, 3), dtype=np.float32))
         assert relative_difference(got, expected) <= RTOL
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_8bit_arithmetic_that_overflows_stays_in_tensorflow(dtype):
+    """OpenVINO's CPU plugin saturates 8-bit integer arithmetic where TF wraps around
+    (uint8 0 - 3 = 253 in TF, 0 in OpenVINO): those ops stay in TF, so the answer is TF's.
+    16-bit and wider integers, and 8-bit comparisons, still run on the device."""
+    info = np.iinfo(dtype)
+    x = np.array([info.min, info.max, 5], dtype)
+    y = np.array([3, 3, 3], dtype)
+
+    def wraps(a, b):
+        return (a - b) * b + (a + b) - tf.square(a) * b
+
+    def compares(a, b):
+        return tf.maximum(tf.minimum(a, b), b) > a
+
+    for function, on_device in ((wraps, False), (compares, True)):
+        ovtf.disable()
+        want = tf.function(function)(x, y).numpy()
+        ovtf.enable()
+        ovtf.reset_stats()
+        got = tf.function(function)(x, y).numpy()
+        np.testing.assert_array_equal(got, want)
+        assert (ovtf.stats()["device_executions"] > 0) == on_device, (function.__name__,
+                                                                     ovtf.stats())

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 
-from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, Lowered, capability, declare,
+from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered, capability, declare,
                                table)
 
 _BEFORE = frozenset(table())
@@ -102,27 +102,30 @@ declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh"
         "Exp", "Floor", "Log", "Log1p", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
         "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", T=FLOATS)
 # Unary functions that are also defined on integers.
-declare("Abs", "Neg", "Sign", "Square", T=NUMERIC)
+declare("Sign", T=NUMERIC)
+declare("Abs", "Neg", "Square", T=WIDE_NUMERIC)   # 8-bit: OpenVINO saturates (registry.py)
 declare("IsFinite", "IsInf", "IsNan", T=FLOATS)
 declare("LogicalNot")
 
 # Binary arithmetic (numpy-style broadcasting, like OpenVINO's).
-declare("Add", "AddV2", "Sub", "Mul", lower=_lower_fusion_barrier, T=NUMERIC)
-declare("RealDiv", "Maximum", "Minimum", "SquaredDifference", "FloorDiv", "FloorMod", T=NUMERIC)
+declare("Add", "AddV2", "Sub", "Mul", lower=_lower_fusion_barrier, T=WIDE_NUMERIC)
+declare("RealDiv", "Maximum", "Minimum", "FloorMod", T=NUMERIC)
+declare("SquaredDifference", "FloorDiv", T=WIDE_NUMERIC)
 declare("Pow", "DivNoNan", T=FLOATS)
 declare("Equal", "NotEqual", T=ALL_DENSE)
 declare("Greater", "GreaterEqual", "Less", "LessEqual", T=NUMERIC)
 declare("LogicalAnd", "LogicalOr")
-declare("AddN", T=NUMERIC)
+declare("AddN", T=WIDE_NUMERIC)
 declare("ClipByValue", T=NUMERIC)
 declare("Select", "SelectV2", T=ALL_DENSE)
 declare("Cast", SrcT=ALL_DENSE, DstT=ALL_DENSE)
 
 # Reductions: the axes are needed when compiling.
-declare("Sum", "Mean", "Max", "Min", "Prod", static_inputs=(1,), T=NUMERIC, Tidx=INDEX)
+declare("Max", "Min", static_inputs=(1,), T=NUMERIC, Tidx=INDEX)
+declare("Sum", "Mean", "Prod", static_inputs=(1,), T=WIDE_NUMERIC, Tidx=INDEX)
 declare("All", "Any", static_inputs=(1,), Tidx=INDEX)
 declare("ArgMax", "ArgMin", static_inputs=(1,), T=NUMERIC, Tidx=INDEX, output_type=INDEX)
-declare("Cumsum", static_inputs=(1,), T=NUMERIC, Tidx=INDEX)
+declare("Cumsum", static_inputs=(1,), T=WIDE_NUMERIC, Tidx=INDEX)
 
 # Matrix products.
 declare("MatMul", T=FLOATS)
@@ -148,7 +151,7 @@ declare("Range", static_inputs=(0, 1, 2), per_value=True, Tidx=NUMERIC)
 
 declare("Expm1", "Rint", "Inv", T=FLOATS)
 declare("Xlogy", "Xdivy", "Xlog1py", "Atan2", "MulNoNan", T=FLOATS)
-declare("TruncateDiv", T=NUMERIC)
+declare("TruncateDiv", T=WIDE_NUMERIC)
 
 
 @capability("Div", T=NUMERIC)
@@ -169,9 +172,11 @@ declare("L2Loss", T=FLOATS)
 
 # Segment reductions. Sorted segment ids: the output length is the largest id + 1, which
 # OpenVINO computes at run time; unsorted ones take num_segments at compile time.
-declare("SegmentSum", "SegmentMax", T=NUMERIC, Tindices=INDEX)
-declare("UnsortedSegmentSum", "UnsortedSegmentMax", static_inputs=(2,), T=NUMERIC,
-        Tindices=INDEX, Tnumsegments=INDEX)
+declare("SegmentMax", T=NUMERIC, Tindices=INDEX)
+declare("SegmentSum", T=WIDE_NUMERIC, Tindices=INDEX)
+declare("UnsortedSegmentMax", static_inputs=(2,), T=NUMERIC, Tindices=INDEX, Tnumsegments=INDEX)
+declare("UnsortedSegmentSum", static_inputs=(2,), T=WIDE_NUMERIC, Tindices=INDEX,
+        Tnumsegments=INDEX)
 declare("SparseSegmentMean", "SparseSegmentSqrtN", T=FLOATS, Tidx=INDEX, Tsegmentids=INDEX)
 
 # Matrices.

@@ -39,6 +39,10 @@ INDEX = frozenset({types_pb2.DT_INT32, types_pb2.DT_INT64})
 INTS = frozenset({types_pb2.DT_INT8, types_pb2.DT_UINT8, types_pb2.DT_INT16,
                   types_pb2.DT_INT32, types_pb2.DT_INT64})
 NUMERIC = FLOATS | INTS
+# For arithmetic that can overflow: OpenVINO's CPU plugin (2026.4) saturates 8-bit integers
+# where TF wraps around (uint8 0 - 3: TF 253, OpenVINO 0; int8 127 + 3: TF -126, OpenVINO 127;
+# also Mul, Square, Abs/Neg of -128, AddN, Sum, Mean), so those stay in TF.
+WIDE_NUMERIC = FLOATS | frozenset({types_pb2.DT_INT16, types_pb2.DT_INT32, types_pb2.DT_INT64})
 BOOL = frozenset({types_pb2.DT_BOOL})
 ALL_DENSE = NUMERIC | BOOL
 
