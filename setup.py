@@ -2,7 +2,9 @@
 
 The extension compiles against the C API headers of a TensorFlow in the build environment
 and links no TensorFlow library (TensorFlow's own import provides the symbols; see
-ovtf/_compat.py). With pip's default build isolation the headers come from the
+ovtf/_compat.py). It includes OpenVINO's C API headers and links no OpenVINO library either:
+`libopenvino_c` is loaded at run time (csrc/openvino_runtime.h), so one build serves every
+OpenVINO release in the declared range. With pip's default build isolation the headers come from the
 `tensorflow-cpu` pinned in pyproject.toml's [build-system] requires: the C API structs
 ovtf uses are the same in every TensorFlow it supports, so that one build serves them all.
 Without isolation (`pip install --no-build-isolation -e .`, what scripts/bootstrap.sh does)
@@ -25,18 +27,18 @@ TENSORFLOW_RANGE = ">=2.16,<2.22"  # keep in step with ovtf/_compat.py (the veri
 OPENVINO_RANGE = ">=2026.2,<2027"  # the tested range (older releases lack ops ovtf places): docs/tf_versions.md
 
 
-def tensorflow_include_dir() -> str:
-    """TensorFlow's header folder, found without importing TensorFlow (slow, and not needed)."""
-    spec = importlib.util.find_spec("tensorflow")
+def include_dir(package: str, header: str, provider: str) -> str:
+    """`package`'s header folder (it must hold `header`), found without importing the
+    package (slow, and not needed). `provider`: the build requirement that brings it."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit(
-            "building ovtf needs TensorFlow's C headers: build with pip's default isolation "
-            "(pyproject.toml provides tensorflow-cpu), or install TensorFlow first and use "
+            f"building ovtf needs {package}'s C headers: build with pip's default isolation "
+            f"(pyproject.toml provides {provider}), or install {package} first and use "
             "pip install --no-build-isolation .")
     include = os.path.join(list(spec.submodule_search_locations)[0], "include")
-    header = os.path.join(include, "tensorflow", "c", "experimental", "grappler", "grappler.h")
-    if not os.path.exists(header):
-        raise SystemExit(f"TensorFlow at {include} has no grappler C API header ({header})")
+    if not os.path.exists(os.path.join(include, header)):
+        raise SystemExit(f"{package} at {include} has no {header}")
     return include
 
 
@@ -53,8 +55,12 @@ class BuildExt(build_ext):
 
 native = Pybind11Extension(
     "ovtf._native",
-    sources=["csrc/ovtf_native.cc"],
-    include_dirs=[tensorflow_include_dir()],
+    sources=["csrc/ovtf_native.cc", "csrc/openvino_runtime.cc"],
+    # TensorFlow's C API (grappler plugin, kernels); OpenVINO's C API, for its declarations
+    # only: csrc/openvino_runtime.cc loads libopenvino_c at run time, nothing is linked.
+    include_dirs=[include_dir("tensorflow", "tensorflow/c/experimental/grappler/grappler.h",
+                              "tensorflow-cpu"),
+                  include_dir("openvino", "openvino/c/openvino.h", "openvino")],
     cxx_std=17,
     extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
 )

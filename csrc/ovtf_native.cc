@@ -24,6 +24,7 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -42,6 +43,8 @@
 #include "tensorflow/c/ops.h"
 #include "tensorflow/c/tf_status.h"
 #include "tensorflow/c/tf_tensor.h"
+
+#include "openvino_runtime.h"
 
 namespace py = pybind11;
 
@@ -260,6 +263,27 @@ class OutputSink {
 
   int size() const { return static_cast<int>(types_->size()); }
 
+  // Python's promise, after a device run: "calls with these inputs may repeat that run on
+  // `model` without asking me" (see "Fast path" below).
+  struct Repeat {
+    std::shared_ptr<ovtf_openvino::Model> model;
+    std::vector<int> parameter_inputs, weight_inputs, value_inputs;
+    int rows_input = -1;
+    int counter_slot = 0;
+  };
+  void arm(std::shared_ptr<ovtf_openvino::Model> model, std::vector<int> parameter_inputs,
+           std::vector<int> weight_inputs, std::vector<int> value_inputs, int rows_input,
+           int counter_slot) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    repeat_ = std::make_unique<Repeat>(Repeat{std::move(model), std::move(parameter_inputs),
+                                              std::move(weight_inputs), std::move(value_inputs),
+                                              rows_input, counter_slot});
+  }
+  std::unique_ptr<Repeat> take_repeat() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::move(repeat_);
+  }
+
   void close() {
     std::lock_guard<std::mutex> lock(mutex_);
     ctx_ = nullptr;
@@ -272,6 +296,7 @@ class OutputSink {
   std::string cluster_;
   std::vector<std::vector<int64_t>> shapes_;
   std::vector<bool> allocated_;
+  std::unique_ptr<Repeat> repeat_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -337,11 +362,15 @@ WorkerPool& fallback_pool() {
 // OVTFCluster kernel
 // ---------------------------------------------------------------------------------------
 
+struct Ticket;
+
 struct ClusterKernel {
   std::string name;
   std::vector<TF_DataType> input_types;
   std::vector<TF_DataType> output_types;
   PyObject* handle = nullptr;  // Python object with run(inputs, outputs) and fallback(...)
+  std::mutex ticket_mutex;
+  std::shared_ptr<Ticket> ticket;  // the fast path's repeatable run, or none
 };
 
 std::string get_string_attr(TF_OpKernelConstruction* ctx, const char* attr, TF_Status* status) {
@@ -500,6 +529,224 @@ void run_fallback(ClusterKernel* kernel, TF_OpKernelContext* ctx,
   TF_RunAsyncOpKernelDoneCallback(done);
 }
 
+// ---------------------------------------------------------------------------------------
+// Fast path
+//
+// After a call ran on the device, Python may arm the kernel (`OutputSink.arm`): later calls
+// whose inputs match that call exactly run the same compiled model from here, with no Python
+// and no numpy views. "Match": every input has the same dims; each weight input (baked into
+// the model as constants) is the very same buffer, on which the ticket holds a reference, so
+// TensorFlow cannot update it in place (an assign copies on write, which shows as another
+// buffer); each value input (baked by value: shape arguments) has the same bytes. Anything
+// else, a retired model, or a settings change since arming (`invalidate_fast_paths` bumps the
+// epoch) goes the Python way, which may arm again. An OpenVINO failure here disarms and
+// retries the call the Python way, where failures are handled (fallback, counts, errors).
+// ---------------------------------------------------------------------------------------
+
+std::atomic<uint64_t> g_epoch{1};
+
+// Calls, rows and time per backend name, for ovtf.stats() (Python adds them to its own).
+struct FastPathCounter {
+  std::string name;
+  std::atomic<uint64_t> calls{0}, rows{0}, nanoseconds{0};
+};
+std::mutex g_counter_mutex;
+std::vector<std::unique_ptr<FastPathCounter>> g_counters;  // slot -> counter; never shrinks
+
+int counter_slot(const std::string& name) {
+  std::lock_guard<std::mutex> lock(g_counter_mutex);
+  for (size_t i = 0; i < g_counters.size(); ++i)
+    if (g_counters[i]->name == name) return static_cast<int>(i);
+  g_counters.push_back(std::make_unique<FastPathCounter>());
+  g_counters.back()->name = name;
+  return static_cast<int>(g_counters.size() - 1);
+}
+
+FastPathCounter* counter_at(int slot) {
+  std::lock_guard<std::mutex> lock(g_counter_mutex);
+  if (slot < 0 || slot >= static_cast<int>(g_counters.size())) return nullptr;
+  return g_counters[static_cast<size_t>(slot)].get();
+}
+
+struct Ticket {
+  uint64_t epoch = 0;
+  std::shared_ptr<ovtf_openvino::Model> model;
+  std::vector<std::vector<int64_t>> dims;  // of every input
+  std::vector<int> parameter_inputs;
+  std::vector<int> weight_inputs;
+  std::vector<TF_Tensor*> weights;  // held: their buffers cannot change in place
+  std::vector<int> value_inputs;
+  std::vector<std::string> values;
+  int rows_input = -1;
+  FastPathCounter* counter = nullptr;
+  ~Ticket() {
+    for (TF_Tensor* tensor : weights) TF_DeleteTensor(tensor);
+  }
+};
+
+// The kernel's inputs as TF_Tensors, deleted with the object.
+class InputTensors {
+ public:
+  explicit InputTensors(TF_OpKernelContext* ctx) : tensors_(TF_NumInputs(ctx), nullptr) {
+    auto status = new_status();
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      TF_GetInput(ctx, static_cast<int>(i), &tensors_[i], status.get());
+      if (TF_GetCode(status.get()) != TF_OK) {
+        ok_ = false;
+        return;
+      }
+    }
+  }
+  ~InputTensors() {
+    for (TF_Tensor* tensor : tensors_)
+      if (tensor != nullptr) TF_DeleteTensor(tensor);
+  }
+  bool ok() const { return ok_; }
+  size_t size() const { return tensors_.size(); }
+  TF_Tensor* operator[](size_t i) const { return tensors_[i]; }
+  TF_Tensor* release(size_t i) {
+    TF_Tensor* tensor = tensors_[i];
+    tensors_[i] = nullptr;
+    return tensor;
+  }
+
+ private:
+  std::vector<TF_Tensor*> tensors_;
+  bool ok_ = true;
+};
+
+std::vector<int64_t> dims_of(TF_Tensor* tensor) {
+  std::vector<int64_t> dims(static_cast<size_t>(TF_NumDims(tensor)));
+  for (size_t d = 0; d < dims.size(); ++d) dims[d] = TF_Dim(tensor, static_cast<int>(d));
+  return dims;
+}
+
+bool same_bytes(TF_Tensor* tensor, const std::string& bytes) {
+  size_t size = TF_TensorByteSize(tensor);
+  return size == bytes.size() && (size == 0 || std::memcmp(TF_TensorData(tensor), bytes.data(), size) == 0);
+}
+
+void arm(ClusterKernel* kernel, TF_OpKernelContext* ctx, OutputSink::Repeat& repeat,
+         uint64_t epoch) {
+  if (!repeat.model || repeat.model->num_inputs() != repeat.parameter_inputs.size() ||
+      repeat.model->num_outputs() != kernel->output_types.size()) {
+    return;
+  }
+  InputTensors inputs(ctx);
+  if (!inputs.ok()) return;
+  auto ticket = std::make_shared<Ticket>();
+  ticket->epoch = epoch;
+  ticket->model = repeat.model;
+  for (size_t i = 0; i < inputs.size(); ++i) ticket->dims.push_back(dims_of(inputs[i]));
+  for (int index : repeat.parameter_inputs) {
+    if (index < 0 || index >= static_cast<int>(inputs.size())) return;
+  }
+  ticket->parameter_inputs = repeat.parameter_inputs;
+  for (int index : repeat.weight_inputs) {
+    if (index < 0 || index >= static_cast<int>(inputs.size())) return;
+    ticket->weight_inputs.push_back(index);
+    ticket->weights.push_back(inputs.release(static_cast<size_t>(index)));
+  }
+  for (int index : repeat.value_inputs) {
+    if (index < 0 || index >= static_cast<int>(inputs.size()) || inputs[index] == nullptr) return;
+    ticket->value_inputs.push_back(index);
+    ticket->values.emplace_back(static_cast<const char*>(TF_TensorData(inputs[index])),
+                                TF_TensorByteSize(inputs[index]));
+  }
+  ticket->rows_input = repeat.rows_input;
+  ticket->counter = counter_at(repeat.counter_slot);
+  std::lock_guard<std::mutex> lock(kernel->ticket_mutex);
+  kernel->ticket = std::move(ticket);
+}
+
+void disarm(ClusterKernel* kernel, const Ticket* ticket) {
+  std::lock_guard<std::mutex> lock(kernel->ticket_mutex);
+  if (kernel->ticket.get() == ticket) kernel->ticket.reset();
+}
+
+// True: the call is done here (outputs written, or the kernel failed with TF's own error).
+// False: it must go the Python way (nothing was allocated).
+bool run_fast(ClusterKernel* kernel, TF_OpKernelContext* ctx) {
+  std::shared_ptr<Ticket> ticket;
+  {
+    std::lock_guard<std::mutex> lock(kernel->ticket_mutex);
+    ticket = kernel->ticket;
+  }
+  if (!ticket) return false;
+  if (ticket->epoch != g_epoch.load(std::memory_order_relaxed) || ticket->model->retired()) {
+    disarm(kernel, ticket.get());
+    return false;
+  }
+  InputTensors inputs(ctx);
+  if (!inputs.ok() || inputs.size() != ticket->dims.size()) return false;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    TF_Tensor* tensor = inputs[i];
+    const auto& dims = ticket->dims[i];
+    if (TF_NumDims(tensor) != static_cast<int>(dims.size())) return false;
+    for (size_t d = 0; d < dims.size(); ++d)
+      if (TF_Dim(tensor, static_cast<int>(d)) != dims[d]) return false;
+  }
+  for (size_t k = 0; k < ticket->weight_inputs.size(); ++k) {
+    if (TF_TensorData(inputs[ticket->weight_inputs[k]]) != TF_TensorData(ticket->weights[k])) return false;
+  }
+  for (size_t k = 0; k < ticket->value_inputs.size(); ++k) {
+    if (!same_bytes(inputs[ticket->value_inputs[k]], ticket->values[k])) return false;
+  }
+  static char empty_buffer[1];
+  std::vector<ovtf_openvino::HostTensor> host;
+  host.reserve(ticket->parameter_inputs.size());
+  for (int index : ticket->parameter_inputs) {
+    TF_Tensor* tensor = inputs[index];
+    size_t bytes = TF_TensorByteSize(tensor);
+    void* data = bytes ? TF_TensorData(tensor) : empty_buffer;
+    host.push_back({data, ticket->dims[index], bytes});
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::string allocation_error;
+  try {
+    ticket->model->infer(host, [&](const std::vector<ovtf_openvino::OutputTensor>& outputs) {
+      for (size_t o = 0; o < outputs.size(); ++o) {  // all checked before any is allocated
+        size_t expected = TF_DataTypeSize(kernel->output_types[o]);
+        for (int64_t dim : outputs[o].dims) expected *= static_cast<size_t>(dim);
+        if (expected != outputs[o].bytes) throw std::runtime_error("output size differs");
+      }
+      auto status = new_status();
+      for (size_t o = 0; o < outputs.size(); ++o) {
+        std::vector<int64_t> dims = outputs[o].dims;
+        TF_Tensor* out = TF_AllocateOutput(ctx, static_cast<int>(o), kernel->output_types[o],
+                                           dims.data(), static_cast<int>(dims.size()),
+                                           outputs[o].bytes, status.get());
+        if (TF_GetCode(status.get()) != TF_OK || out == nullptr) {
+          allocation_error = "cannot allocate output " + std::to_string(o) + ": " +
+                             TF_Message(status.get());
+          if (out != nullptr) TF_DeleteTensor(out);
+          return;
+        }
+        if (outputs[o].bytes) std::memcpy(TF_TensorData(out), outputs[o].data, outputs[o].bytes);
+        TF_DeleteTensor(out);
+      }
+    });
+  } catch (std::exception&) {
+    disarm(kernel, ticket.get());  // the Python way meets the same failure and handles it
+    return false;
+  }
+  if (!allocation_error.empty()) {
+    fail(ctx, kernel->name, allocation_error);
+    return true;
+  }
+  if (FastPathCounter* counter = ticket->counter) {
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    counter->calls.fetch_add(1, std::memory_order_relaxed);
+    int rows = ticket->rows_input;
+    if (rows >= 0 && !ticket->dims[rows].empty())
+      counter->rows.fetch_add(static_cast<uint64_t>(ticket->dims[rows][0]), std::memory_order_relaxed);
+    counter->nanoseconds.fetch_add(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
+        std::memory_order_relaxed);
+  }
+  return true;
+}
+
 void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
                            TF_AsyncOpKernelDoneCallback* done) {
   auto* kernel = static_cast<ClusterKernel*>(opaque);
@@ -508,8 +755,13 @@ void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
     TF_RunAsyncOpKernelDoneCallback(done);
     return;
   }
+  if (run_fast(kernel, ctx)) {
+    TF_RunAsyncOpKernelDoneCallback(done);
+    return;
+  }
   bool needs_fallback = false;
   auto sink = std::make_shared<OutputSink>(ctx, &kernel->output_types, kernel->name);
+  uint64_t epoch = g_epoch.load();  // a settings change during the call voids its arming
   {
     PythonLock gil;
     try {
@@ -517,7 +769,9 @@ void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
       py::object result = call_handle(kernel, ctx, "run", inputs, sink);
       if (result) {
         if (result.cast<bool>()) {
-          check_outputs(kernel, ctx, *sink);
+          if (check_outputs(kernel, ctx, *sink)) {
+            if (auto repeat = sink->take_repeat()) arm(kernel, ctx, *repeat, epoch);
+          }
         } else {
           needs_fallback = true;
         }
@@ -603,6 +857,43 @@ void register_ovtf2_cluster_op() {
                   compute_unopened_ovtf2_cluster, [](void*) {}));
 }
 
+// The Python way's device call for a model the fast path can also run: `inputs` are numpy
+// arrays (the kernel's views), `parameter_inputs` the ones the model takes, in order; output
+// i goes into `outputs.allocate(i, shape)` (any sink: the kernel's, SPLIT's, a test's).
+void run_model(ovtf_openvino::Model& model, py::list inputs,
+               const std::vector<int>& parameter_inputs, py::object outputs) {
+  static char empty_buffer[1];
+  py::module_ numpy = py::module_::import("numpy");
+  std::vector<py::array> arrays;
+  std::vector<ovtf_openvino::HostTensor> host;
+  for (int index : parameter_inputs) {
+    py::array array = numpy.attr("asarray")(inputs[static_cast<size_t>(index)], py::arg("order") = "C");
+    std::vector<int64_t> dims(array.shape(), array.shape() + array.ndim());
+    size_t bytes = static_cast<size_t>(array.nbytes());
+    host.push_back({bytes ? const_cast<void*>(array.data()) : empty_buffer, dims, bytes});
+    arrays.push_back(std::move(array));
+  }
+  py::gil_scoped_release release;
+  model.infer(host, [&](const std::vector<ovtf_openvino::OutputTensor>& results) {
+    py::gil_scoped_acquire acquire;
+    try {
+      py::object allocate = outputs.attr("allocate");
+      for (size_t i = 0; i < results.size(); ++i) {
+        py::array target = allocate(static_cast<int>(i), results[i].dims);
+        if (static_cast<size_t>(target.nbytes()) != results[i].bytes ||
+            !(target.flags() & py::array::c_style) || !target.writeable()) {
+          throw std::runtime_error("output " + std::to_string(i) + ": the model gives " +
+                                   std::to_string(results[i].bytes) + " bytes, TF's output " +
+                                   "has " + std::to_string(target.nbytes()));
+        }
+        if (results[i].bytes) std::memcpy(target.mutable_data(), results[i].data, results[i].bytes);
+      }
+    } catch (py::error_already_set& error) {
+      throw std::runtime_error(error.what());
+    }
+  });
+}
+
 TF_TriState to_tristate(py::object value) {
   if (value.is_none()) return TF_TriState_Default;
   return value.cast<bool>() ? TF_TriState_On : TF_TriState_Off;
@@ -633,8 +924,47 @@ PYBIND11_MODULE(_native, m) {
       .def("allocate", &OutputSink::allocate, py::arg("index"), py::arg("shape"),
            "Allocate output `index` with `shape`; returns a writable numpy view of it "
            "(allocating an output again with the same shape returns the same buffer).")
-      .def("__len__", &OutputSink::size);
+      .def("__len__", &OutputSink::size)
+      .def("arm", &OutputSink::arm, py::arg("model"), py::arg("parameter_inputs"),
+           py::arg("weight_inputs"), py::arg("value_inputs"), py::arg("rows_input"),
+           py::arg("counter_slot"),
+           "After a device run: let the kernel repeat it on `model` for matching inputs.");
 
+  py::class_<ovtf_openvino::Model, std::shared_ptr<ovtf_openvino::Model>>(
+      m, "OpenVINOModel", "A compiled cluster driven through OpenVINO's C API (openvino_runtime.h).")
+      .def_static(
+          "compile",
+          [](const std::string& xml, const std::string& bin, const std::string& device,
+             const ovtf_openvino::Properties& properties) {
+            py::gil_scoped_release release;
+            return ovtf_openvino::Model::compile(xml, bin, device, properties);
+          },
+          py::arg("xml"), py::arg("bin"), py::arg("device"), py::arg("properties"),
+          "Read the IR files and compile them for `device` with (key, value) properties.")
+      .def("run", &run_model, py::arg("inputs"), py::arg("parameter_inputs"), py::arg("outputs"))
+      .def("retire", &ovtf_openvino::Model::retire,
+           "Kernels stop running it on their fast path (it left ovtf's cache).")
+      .def_property_readonly("num_inputs", &ovtf_openvino::Model::num_inputs)
+      .def_property_readonly("num_outputs", &ovtf_openvino::Model::num_outputs);
+  m.def("load_openvino", &ovtf_openvino::load, py::arg("path"),
+        "Load OpenVINO's C API library (libopenvino_c); returns OpenVINO's version.");
+  m.def("fast_path_slot", &counter_slot, py::arg("name"),
+        "The counter slot of a backend name, for OutputSink.arm.");
+  m.def("fast_path_counts", []() {
+    py::list result;
+    std::lock_guard<std::mutex> lock(g_counter_mutex);
+    for (auto& counter : g_counters) {
+      result.append(py::make_tuple(counter->name, counter->calls.load(), counter->rows.load(),
+                                   counter->nanoseconds.load() * 1e-9));
+    }
+    return result;
+  }, "[(backend name, calls, rows, seconds)] run on kernels' fast paths.");
+  m.def("reset_fast_path_counts", []() {
+    std::lock_guard<std::mutex> lock(g_counter_mutex);
+    for (auto& counter : g_counters) counter->calls = counter->rows = counter->nanoseconds = 0;
+  });
+  m.def("invalidate_fast_paths", []() { g_epoch.fetch_add(1); },
+        "Every armed kernel goes the Python way at its next call (settings changed).");
   m.def("register_cluster_op", &register_cluster_op,
         "Register the OVTFCluster op and its CPU kernel with TensorFlow (idempotent).");
   m.def("register_ovtf2_cluster_op", &register_ovtf2_cluster_op,

@@ -66,6 +66,19 @@ class Settings:
 
 _lock = threading.Lock()
 settings = Settings()
+_listeners: list = []     # called after every change of `settings`
+
+
+def on_change(listener) -> None:
+    """Call `listener()` after every settings change (the hook disarms kernels' fast paths,
+    which would otherwise repeat calls made under the old settings)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _changed() -> None:
+    for listener in list(_listeners):
+        listener()
 
 
 # --- parsing and validation (shared by setters and the environment) -------------------------
@@ -236,6 +249,7 @@ def load_environment(environ=None) -> None:
     with _lock:
         for attribute, value in updates.items():
             setattr(settings, attribute, value)
+    _changed()
 
 
 def update(**values) -> None:
@@ -245,3 +259,4 @@ def update(**values) -> None:
             if not hasattr(settings, attribute):
                 raise AttributeError(attribute)
             setattr(settings, attribute, value)
+    _changed()

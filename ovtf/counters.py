@@ -24,6 +24,7 @@ COUNTERS = (
     "clusters",             # clusters created
     "cluster_executions",   # OVTFCluster kernel calls (device or fallback)
     "device_executions",    # ... that ran on the device
+    "fast_path_executions",  # ... of which the kernel ran by itself, without Python
     "compiles",             # cluster compilations (a cache miss)
     "dynamic_compiles",     # ... of which left some input dims dynamic (one for many shapes)
     "cache_hits",           # compiled cluster found in the in-memory cache
@@ -40,6 +41,15 @@ _counts: Counter = Counter()
 _fallback_reasons: Counter = Counter()
 _left_alone_reasons: Counter = Counter()
 _devices: dict = {}      # backend name -> {"calls", "rows", "failures", "seconds"}
+# Counts kept elsewhere (the kernels' fast path, in native code): read() -> [(backend name,
+# calls, rows, seconds)], reset() -> None. Set by the hook.
+_external = {"read": None, "reset": None}
+
+
+def set_external(read, reset) -> None:
+    """Counts of device runs that never reach Python (the kernels' fast path): each call
+    they report is a cluster execution, a device execution and a cache hit."""
+    _external["read"], _external["reset"] = read, reset
 
 
 def increment(name: str, amount: int = 1) -> None:
@@ -88,15 +98,30 @@ def record_device(name: str, rows: int, seconds: float, failed: bool = False) ->
 
 
 def snapshot() -> dict:
+    read = _external["read"]
+    external = read() if read is not None else []
     with _lock:
         result = {name: _counts[name] for name in COUNTERS}
         result["fallback_reasons"] = dict(_fallback_reasons)
         result["left_alone_reasons"] = dict(_left_alone_reasons)
         result["devices"] = {name: dict(entry) for name, entry in _devices.items()}
+    for name, calls, rows, seconds in external:
+        if not calls:
+            continue
+        for counter in ("cluster_executions", "device_executions", "cache_hits",
+                        "fast_path_executions"):
+            result[counter] += calls
+        entry = result["devices"].setdefault(
+            name, {"calls": 0, "rows": 0, "failures": 0, "seconds": 0.0})
+        entry["calls"] += calls
+        entry["rows"] += rows
+        entry["seconds"] += seconds
     return result
 
 
 def reset() -> None:
+    if _external["reset"] is not None:
+        _external["reset"]()
     with _lock:
         _counts.clear()
         _fallback_reasons.clear()

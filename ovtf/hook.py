@@ -166,6 +166,8 @@ def install() -> None:
         _native.register_cluster_op()
         _native.register_ovtf2_cluster_op()   # graphs saved by OVTF 2.x import (ovtf2_clusters)
         _native.set_callbacks(on_graph, on_cluster)
+        counters.set_external(_native.fast_path_counts, _native.reset_fast_path_counts)
+        config.on_change(_native.invalidate_fast_paths)
         if _native.plugin_initialized():
             return
         load_library.load_pluggable_device_library(_native.__file__)

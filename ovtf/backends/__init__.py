@@ -84,8 +84,18 @@ def _describe(cause) -> str:
 class Executable:
     """A cluster compiled for one input signature."""
 
+    # A compiled model the OVTFCluster kernel can run by itself for calls that repeat a
+    # successful one (`_native.OpenVINOModel`; see "Fast path" in csrc/ovtf_native.cc), or
+    # None: every call goes through `run`.
+    native_model = None
+
     def run(self, inputs: list, outputs) -> None:
         raise NotImplementedError
+
+    def retire(self) -> None:
+        """It left ovtf's cache: kernels must stop running it by themselves."""
+        if self.native_model is not None:
+            self.native_model.retire()
 
 
 class Backend:

@@ -60,6 +60,7 @@ with other work, so medians of interleaved runs; MobileNetV2 unless said otherwi
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 
 import numpy as np
@@ -67,7 +68,7 @@ import numpy as np
 from ovtf import config
 from ovtf.backends import Backend, BackendError, BackendFamily, Executable, register_family
 from ovtf.backends import devices as device_facts
-from ovtf.importer import ImportFailure, import_cluster, shareable
+from ovtf.importer import ImportFailure, import_cluster, ov_type, shareable
 from ovtf.once import Once
 from ovtf.spec import ARG_PREFIX, RET_PREFIX
 
@@ -296,6 +297,10 @@ class OpenVINOBackend(Backend):
             raise BackendError("import", error) from error
         if self.queries_model:
             self._check_query(spec, model, settings)
+        if cache is None:
+            native = self._compile_native(spec, model, settings, constants)
+            if native is not None:
+                return native
         try:
             compiled = core().compile_model(model, self.device, settings)
         except Exception as error:
@@ -339,6 +344,30 @@ class OpenVINOBackend(Backend):
                                       f"support OpenVINO op(s) {shown}{more}"
                                       + (f" (from TF op types {', '.join(sorted(refused))})"
                                          if refused else ""))
+
+    def _compile_native(self, spec, model, settings, constants):
+        """The cluster compiled through OpenVINO's C API (`NativeExecutable`), or None when
+        that does not apply here or fails (the Python API compiles it instead: same model,
+        same settings; only the per-call path differs)."""
+        if not _native_allowed(self.device, settings) or not _exact_types(spec, model, constants):
+            return None
+        runtime = native_runtime()
+        if runtime is None:
+            return None
+        import openvino as ov
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="ovtf-ir-") as folder:
+                xml, weights = f"{folder}/cluster.xml", f"{folder}/cluster.bin"
+                ov.serialize(model, xml, weights)
+                compiled = runtime.OpenVINOModel.compile(
+                    xml, weights, self.device, [(key, str(value)) for key, value in settings.items()])
+        except Exception as error:
+            logger.debug("ovtf: cluster %s: compiling through OpenVINO's C API failed (%s); "
+                         "using the Python API", spec.name, error)
+            return None
+        parameter_inputs = [index for index in range(len(spec.inputs)) if index not in constants]
+        return NativeExecutable(compiled, parameter_inputs, spec)
 
     _exportable = True   # False once the device said it cannot export compiled models
 
@@ -424,6 +453,88 @@ class OpenVINOExecutable(Executable):
             raise BackendError("run", f"cluster {self.name}: {error}") from error
         finally:
             self._release(request)
+
+
+class NativeExecutable(Executable):
+    """A cluster compiled through OpenVINO's C API (`_native.OpenVINOModel`): `run` is the
+    Python way's call, and the OVTFCluster kernel runs `native_model` by itself for calls
+    that repeat a successful one (the fast path). Inputs are used in place, outputs copied
+    straight into the TF-allocated arrays (`model.run` checks their sizes match)."""
+
+    loaded_from_cache = False
+
+    def __init__(self, model, parameter_inputs: list, spec):
+        self.native_model = model
+        self.parameter_inputs = list(parameter_inputs)
+        self.name = spec.name
+
+    def run(self, inputs: list, outputs) -> None:
+        try:
+            self.native_model.run(inputs, self.parameter_inputs, outputs)
+        except Exception as error:
+            raise BackendError("run", f"cluster {self.name}: {error}") from error
+
+
+_native_state = {"runtime": None, "tried": False}
+_native_lock = threading.Lock()
+
+
+def native_runtime():
+    """`ovtf._native` with OpenVINO's C API loaded (the `libopenvino_c` next to the `openvino`
+    package's own libraries), or None: then clusters compile and run through the Python API."""
+    with _native_lock:
+        if not _native_state["tried"]:
+            _native_state["tried"] = True
+            _native_state["runtime"] = _load_native_runtime()
+        return _native_state["runtime"]
+
+
+def _load_native_runtime():
+    import glob
+    import os
+
+    import openvino as ov
+
+    from ovtf import _native
+
+    folder = os.path.join(os.path.dirname(ov.__file__), "libs")
+    found = sorted(glob.glob(os.path.join(folder, "libopenvino_c.so*")))
+    if not found:
+        logger.info("ovtf: no libopenvino_c in %s; clusters run through OpenVINO's Python API",
+                    folder)
+        return None
+    try:
+        version = _native.load_openvino(found[0])
+    except Exception as error:
+        logger.info("ovtf: cannot load OpenVINO's C API (%s); clusters run through its Python "
+                    "API", error)
+        return None
+    logger.debug("ovtf: OpenVINO C API %s loaded from %s", version, found[0])
+    return _native
+
+
+def _native_allowed(device: str, settings: dict) -> bool:
+    """A plain device whose settings are plain strings or numbers (composite devices carry
+    nested per-device settings: they stay on the Python API)."""
+    if ":" in device or device_facts.kind_of(device) in _COMPOSITE:
+        return False
+    return len(settings) <= 6 and all(isinstance(value, (str, int)) and not isinstance(value, bool)
+                                      for value in settings.values())
+
+
+def _exact_types(spec, model, constants) -> bool:
+    """Whether every Parameter and Result has exactly the TF dtype of its cluster input or
+    output: the native path copies bytes and never converts."""
+    parameters = [index for index in range(len(spec.inputs)) if index not in constants]
+    if len(parameters) != len(model.inputs) or len(spec.outputs) != len(model.outputs):
+        return False
+    try:
+        return (all(port.get_element_type() == ov_type(spec.inputs[index].dtype)
+                    for port, index in zip(model.inputs, parameters))
+                and all(port.get_element_type() == ov_type(tensor.dtype)
+                        for port, tensor in zip(model.outputs, spec.outputs)))
+    except Exception:
+        return False
 
 
 # OpenVINO op types that do not compute (never in question when a device is queried)

@@ -1,10 +1,14 @@
 """The device side of a cluster: compiled-cluster cache, weights, and the call into a backend.
 
     device = DeviceCluster(spec)
-    device.run(inputs, outputs)      # raises BackendError(stage, cause) on failure
+    repeat = device.run(inputs, outputs)   # raises BackendError(stage, cause) on failure
 
 `inputs` are numpy arrays (zero-copy views of TF tensors, from the native kernel); output i
-goes into `outputs.allocate(i, shape)`.
+goes into `outputs.allocate(i, shape)`. `repeat`: when the executable has a native model,
+what the kernel needs to rerun this call by itself (`OutputSink.arm`'s arguments: the model,
+its parameter inputs, the weight inputs it baked in, the compile-time inputs it baked by
+value); calls it reruns never come here (csrc/ovtf_native.cc, "Fast path"). An entry that
+leaves the cache retires its executable, so no kernel keeps running it.
 
 Backend: the one the cluster was partitioned for (`spec.backend`; a spec that records none
 takes the backend selected when it is created): the partitioner chose the cluster's nodes
@@ -101,7 +105,7 @@ def set_cache_size(entries: int) -> None:
     with _cache_lock:
         _capacity = entries
         while len(_cache) > _capacity:
-            _cache.popitem(last=False)
+            _retire(_cache.popitem(last=False)[1])
 
 
 def cache_size() -> int:
@@ -110,6 +114,8 @@ def cache_size() -> int:
 
 def clear_cache() -> None:
     with _cache_lock:
+        for entry in _cache.values():
+            _retire(entry)
         _cache.clear()
 
 
@@ -200,10 +206,13 @@ class DeviceCluster:
         else:
             self._variables = lambda inputs, _i=self.variable_inputs: tuple(inputs[i] for i in _i)
         self._lock = threading.Lock()
+        self._counter_slot = None     # this backend's fast-path counter (native), once armed
 
     # --- the hot path -----------------------------------------------------------------------
 
-    def run(self, inputs: list, outputs) -> None:
+    def run(self, inputs: list, outputs):
+        """Runs the call; returns how the kernel may repeat it by itself (the arguments of
+        `OutputSink.arm`) when the executable allows that, else None."""
         backend = self._backend
         if isinstance(backend, BackendError):
             raise BackendError(backend.stage, backend.cause)
@@ -236,7 +245,8 @@ class DeviceCluster:
                 return self.run(inputs, outputs)    # a narrower plan: fewer ways left to fail
         else:
             _counters.increment("cache_hits")
-        rows = next((int(inputs[i].shape[0]) for i in self.data_inputs if inputs[i].ndim), 0)
+        rows_input = next((i for i in self.data_inputs if inputs[i].ndim), None)
+        rows = int(inputs[rows_input].shape[0]) if rows_input is not None else 0
         start, failed = time.perf_counter(), True
         try:
             entry.executable.run(inputs, outputs)
@@ -247,6 +257,21 @@ class DeviceCluster:
             raise BackendError(_stage(error, "run"), error) from error
         finally:
             _counters.record_device(backend_name, rows, time.perf_counter() - start, failed)
+        return self._repeat(entry, plan, weights_as_parameters, rows_input)
+
+    def _repeat(self, entry, plan, weights_as_parameters, rows_input):
+        """`OutputSink.arm`'s arguments for this entry: the kernel may rerun its model for
+        inputs of the same dims whose weight buffers (baked in) are the same and whose baked
+        compile-time values are equal; None when its executable has no native model."""
+        model = getattr(entry.executable, "native_model", None)
+        if model is None:
+            return None
+        weights = () if weights_as_parameters else self.variable_inputs
+        slot = self._counter_slot
+        if slot is None:
+            slot = self._counter_slot = _native_slot(self.backend_name)
+        return (model, list(entry.executable.parameter_inputs), list(weights), list(plan[2]),
+                -1 if rows_input is None else rows_input, slot)
 
     def _key(self, inputs, backend_name, precision, weights_as_parameters, plan=None):
         keyed, dynamic, baked = plan or self._plan
@@ -338,6 +363,7 @@ class DeviceCluster:
         with _cache_lock:
             if _cache.get(key) is entry:
                 del _cache[key]
+                _retire(entry)
         logger.debug("ovtf: cluster %s: weights changed, recompiling", self.spec.name)
         return None
 
@@ -387,12 +413,26 @@ class DeviceCluster:
                 _cache[key] = entry
                 _cache.move_to_end(key)
                 while len(_cache) > _capacity:
-                    _cache.popitem(last=False)
+                    _retire(_cache.popitem(last=False)[1])
             return entry
         finally:
             with _cache_lock:
                 _inflight.pop(key, None)
             event.set()
+
+
+def _retire(entry) -> None:
+    """An entry leaves the cache: kernels stop rerunning its model by themselves (they hold
+    it until their next call), so the cache's bound also bounds what they keep alive."""
+    retire = getattr(entry.executable, "retire", None)
+    if retire is not None:
+        retire()
+
+
+def _native_slot(backend_name: str) -> int:
+    from ovtf import _native
+
+    return _native.fast_path_slot(backend_name)
 
 
 def _masked(shape, dims):

@@ -1,0 +1,308 @@
+// OpenVINO's C API, loaded at run time (see openvino_runtime.h).
+
+#include "openvino_runtime.h"
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "openvino/c/openvino.h"
+
+namespace ovtf_openvino {
+namespace {
+
+// The C API functions ovtf uses, looked up by name. `decltype` takes each one's signature
+// from OpenVINO's own header; nothing here calls or links the declared symbols directly.
+struct Api {
+#define OVTF_OV_FUNCTIONS(X)                                                        \
+  X(ov_core_create) X(ov_core_free) X(ov_core_read_model) X(ov_model_free)          \
+  X(ov_core_compile_model) X(ov_compiled_model_free)                                \
+  X(ov_compiled_model_inputs_size) X(ov_compiled_model_outputs_size)                \
+  X(ov_compiled_model_input_by_index) X(ov_port_get_element_type)                   \
+  X(ov_output_const_port_free) X(ov_compiled_model_create_infer_request)            \
+  X(ov_infer_request_free) X(ov_infer_request_set_input_tensor_by_index)            \
+  X(ov_infer_request_infer) X(ov_infer_request_get_output_tensor_by_index)          \
+  X(ov_tensor_create) X(ov_tensor_create_from_host_ptr) X(ov_tensor_free) X(ov_tensor_data)             \
+  X(ov_tensor_get_shape) X(ov_tensor_get_size) X(ov_tensor_get_byte_size) X(ov_shape_free)               \
+  X(ov_get_openvino_version) X(ov_version_free) X(ov_get_error_info)
+#define OVTF_OV_MEMBER(name) decltype(&::name) name = nullptr;
+  OVTF_OV_FUNCTIONS(OVTF_OV_MEMBER)
+#undef OVTF_OV_MEMBER
+  decltype(&::ov_get_last_err_msg) ov_get_last_err_msg = nullptr;  // optional: older releases
+  void* ov_core = nullptr;  // ov_core_t*, one for the process
+  std::string version;
+};
+
+Api* g_api = nullptr;  // set once by load(); never freed (kernels may outlive statics)
+std::mutex g_load_mutex;
+
+const Api& api() {
+  if (g_api == nullptr) throw std::runtime_error("OpenVINO's C API is not loaded");
+  return *g_api;
+}
+
+// Throws with OpenVINO's message if `status` is not OK.
+void check(ov_status_e status, const char* what) {
+  if (status == OK) return;
+  const Api& a = api();
+  std::string message = a.ov_get_error_info ? a.ov_get_error_info(status) : "";
+  if (a.ov_get_last_err_msg != nullptr) {
+    const char* last = a.ov_get_last_err_msg();
+    if (last != nullptr && *last) message += std::string(": ") + last;
+  }
+  throw std::runtime_error(std::string("OpenVINO ") + what + " failed (status " +
+                           std::to_string(static_cast<int>(status)) + "): " + message);
+}
+
+// ov_core_compile_model takes its properties as C varargs: key, value, key, value, ...
+ov_status_e compile_with(const Api& a, const ov_model_t* model, const std::string& device,
+                         const Properties& p, ov_compiled_model_t** out) {
+  auto core = static_cast<const ov_core_t*>(a.ov_core);
+  auto k = [&](size_t i) { return p[i].first.c_str(); };
+  auto v = [&](size_t i) { return p[i].second.c_str(); };
+  const char* d = device.c_str();
+  switch (p.size()) {
+    case 0: return a.ov_core_compile_model(core, model, d, 0, out);
+    case 1: return a.ov_core_compile_model(core, model, d, 2, out, k(0), v(0));
+    case 2: return a.ov_core_compile_model(core, model, d, 4, out, k(0), v(0), k(1), v(1));
+    case 3: return a.ov_core_compile_model(core, model, d, 6, out, k(0), v(0), k(1), v(1), k(2), v(2));
+    case 4:
+      return a.ov_core_compile_model(core, model, d, 8, out, k(0), v(0), k(1), v(1), k(2), v(2),
+                                     k(3), v(3));
+    case 5:
+      return a.ov_core_compile_model(core, model, d, 10, out, k(0), v(0), k(1), v(1), k(2), v(2),
+                                     k(3), v(3), k(4), v(4));
+    case 6:
+      return a.ov_core_compile_model(core, model, d, 12, out, k(0), v(0), k(1), v(1), k(2), v(2),
+                                     k(3), v(3), k(4), v(4), k(5), v(5));
+    default:
+      throw std::runtime_error("more than 6 compile properties for the C API: " +
+                               std::to_string(p.size()));
+  }
+}
+
+}  // namespace
+
+std::string load(const std::string& path) {
+  std::lock_guard<std::mutex> lock(g_load_mutex);
+  if (g_api != nullptr) return g_api->version;
+  // RTLD_LOCAL: OpenVINO's symbols stay out of the global namespace (TF's live there).
+  void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) throw std::runtime_error("cannot load " + path + ": " + dlerror());
+  auto a = std::make_unique<Api>();
+#define OVTF_OV_LOOKUP(name)                                                           \
+  a->name = reinterpret_cast<decltype(a->name)>(dlsym(library, #name));                \
+  if (a->name == nullptr) throw std::runtime_error(path + " has no function " #name);
+  OVTF_OV_FUNCTIONS(OVTF_OV_LOOKUP)
+#undef OVTF_OV_LOOKUP
+  a->ov_get_last_err_msg =
+      reinterpret_cast<decltype(a->ov_get_last_err_msg)>(dlsym(library, "ov_get_last_err_msg"));
+  ov_version_t version;
+  if (a->ov_get_openvino_version(&version) == OK) {
+    a->version = version.buildNumber ? version.buildNumber : "";
+    a->ov_version_free(&version);
+  }
+  ov_core_t* core = nullptr;
+  g_api = a.get();  // check() needs it for messages
+  try {
+    check(a->ov_core_create(&core), "core creation");
+  } catch (...) {
+    g_api = nullptr;
+    throw;
+  }
+  a->ov_core = core;
+  a.release();
+  return g_api->version;
+}
+
+bool loaded() { return g_api != nullptr; }
+
+// One pooled infer request, and per input the tensor of its own that small inputs are copied
+// into. A large input is handed to OpenVINO in place instead (the request then points at
+// that call's TF buffer until the next call sets another; it never reads it in between).
+struct Model::Request {
+  struct Input {
+    ov_tensor_t* own = nullptr;  // allocated by OpenVINO, reused while the dims stay
+    void* data = nullptr;
+    size_t bytes = 0;
+    std::vector<int64_t> dims;
+    bool is_set = false;         // the request's input is `own` (not a TF buffer)
+  };
+  ov_infer_request_t* request = nullptr;
+  std::vector<Input> inputs;
+  ~Request() {
+    for (Input& input : inputs)
+      if (input.own != nullptr) api().ov_tensor_free(input.own);
+    if (request != nullptr) api().ov_infer_request_free(request);
+  }
+};
+
+namespace {
+// Inputs up to this size are copied into the request's own tensor, larger ones are used in
+// place: a copy of 64 KiB costs about what wrapping and setting a tensor does (~8-10 us per
+// input inside a TF kernel, benchmarks/cluster_call_cost.py), and a set tensor that stays
+// the same is the request's fastest path.
+constexpr size_t kCopyLimit = 64 * 1024;
+}  // namespace
+
+std::shared_ptr<Model> Model::compile(const std::string& xml, const std::string& bin,
+                                      const std::string& device, const Properties& properties) {
+  const Api& a = api();
+  ov_model_t* model = nullptr;
+  check(a.ov_core_read_model(static_cast<const ov_core_t*>(a.ov_core), xml.c_str(), bin.c_str(),
+                             &model),
+        "read_model");
+  ov_compiled_model_t* compiled = nullptr;
+  ov_status_e status;
+  try {
+    status = compile_with(a, model, device, properties, &compiled);
+  } catch (...) {
+    a.ov_model_free(model);
+    throw;
+  }
+  a.ov_model_free(model);
+  check(status, "compile_model");
+  std::shared_ptr<Model> result(new Model());
+  result->compiled_ = compiled;
+  check(a.ov_compiled_model_inputs_size(compiled, &result->num_inputs_), "inputs_size");
+  check(a.ov_compiled_model_outputs_size(compiled, &result->num_outputs_), "outputs_size");
+  for (size_t i = 0; i < result->num_inputs_; ++i) {
+    ov_output_const_port_t* port = nullptr;
+    check(a.ov_compiled_model_input_by_index(compiled, i, &port), "input port");
+    ov_element_type_e type;
+    ov_status_e got = a.ov_port_get_element_type(port, &type);
+    a.ov_output_const_port_free(port);
+    check(got, "input element type");
+    result->input_types_.push_back(static_cast<int>(type));
+  }
+  return result;
+}
+
+Model::~Model() {
+  pool_.clear();
+  if (compiled_ != nullptr && g_api != nullptr) {
+    g_api->ov_compiled_model_free(static_cast<ov_compiled_model_t*>(compiled_));
+  }
+}
+
+std::unique_ptr<Model::Request> Model::acquire() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!pool_.empty()) {
+      auto request = std::move(pool_.back());
+      pool_.pop_back();
+      return request;
+    }
+  }
+  auto request = std::make_unique<Request>();
+  request->inputs.resize(num_inputs_);
+  check(api().ov_compiled_model_create_infer_request(
+            static_cast<ov_compiled_model_t*>(compiled_), &request->request),
+        "create_infer_request");
+  return request;
+}
+
+void Model::release(std::unique_ptr<Request> request) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  pool_.push_back(std::move(request));
+}
+
+namespace {
+
+[[noreturn]] void throw_size_mismatch(size_t input, size_t given, size_t needed) {
+  throw std::runtime_error("input " + std::to_string(input) + " has " + std::to_string(given) +
+                           " bytes, the model's type needs " + std::to_string(needed));
+}
+
+struct TensorHolder {
+  ov_tensor_t* tensor = nullptr;
+  ~TensorHolder() {
+    if (tensor != nullptr) api().ov_tensor_free(tensor);
+  }
+};
+
+struct ShapeHolder {
+  ov_shape_t shape{0, nullptr};
+  ~ShapeHolder() {
+    if (shape.dims != nullptr) api().ov_shape_free(&shape);
+  }
+};
+
+}  // namespace
+
+void Model::infer(const std::vector<HostTensor>& inputs,
+                  const std::function<void(const std::vector<OutputTensor>&)>& take_outputs) {
+  const Api& a = api();
+  if (inputs.size() != num_inputs_) {
+    throw std::runtime_error("the compiled model has " + std::to_string(num_inputs_) +
+                             " inputs, " + std::to_string(inputs.size()) + " given");
+  }
+  auto request = acquire();
+  try {
+    std::vector<TensorHolder> wrapped(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      // A plain ov_shape_t over our dims (ov_shape_create refuses rank 0, i.e. scalars).
+      static int64_t no_dims[1] = {0};
+      ov_shape_t shape{static_cast<int64_t>(inputs[i].dims.size()),
+                       inputs[i].dims.empty() ? no_dims
+                                              : const_cast<int64_t*>(inputs[i].dims.data())};
+      auto type = static_cast<ov_element_type_e>(input_types_[i]);
+      Request::Input& own = request->inputs[i];
+      if (inputs[i].bytes <= kCopyLimit) {
+        if (own.own == nullptr || own.dims != inputs[i].dims) {
+          if (own.own != nullptr) a.ov_tensor_free(own.own);
+          own = Request::Input();
+          check(a.ov_tensor_create(type, shape, &own.own), "tensor_create");
+          check(a.ov_tensor_get_byte_size(own.own, &own.bytes), "tensor_get_byte_size");
+          if (own.bytes) check(a.ov_tensor_data(own.own, &own.data), "tensor_data");
+          own.dims = inputs[i].dims;
+        }
+        if (own.bytes != inputs[i].bytes) throw_size_mismatch(i, inputs[i].bytes, own.bytes);
+        if (own.bytes) std::memcpy(own.data, inputs[i].data, own.bytes);
+        if (!own.is_set) {
+          check(a.ov_infer_request_set_input_tensor_by_index(request->request, i, own.own),
+                "set_input_tensor");
+          own.is_set = true;
+        }
+        continue;
+      }
+      check(a.ov_tensor_create_from_host_ptr(type, shape, inputs[i].data, &wrapped[i].tensor),
+            "tensor_create_from_host_ptr");
+      size_t bytes = 0;
+      check(a.ov_tensor_get_byte_size(wrapped[i].tensor, &bytes), "tensor_get_byte_size");
+      if (bytes != inputs[i].bytes) throw_size_mismatch(i, inputs[i].bytes, bytes);
+      check(a.ov_infer_request_set_input_tensor_by_index(request->request, i, wrapped[i].tensor),
+            "set_input_tensor");
+      own.is_set = false;
+    }
+    check(a.ov_infer_request_infer(request->request), "infer");
+    std::vector<TensorHolder> held(num_outputs_);
+    std::vector<OutputTensor> outputs(num_outputs_);
+    for (size_t i = 0; i < num_outputs_; ++i) {
+      check(a.ov_infer_request_get_output_tensor_by_index(request->request, i, &held[i].tensor),
+            "get_output_tensor");
+      ShapeHolder shape;
+      ov_status_e got = a.ov_tensor_get_shape(held[i].tensor, &shape.shape);
+      size_t elements = 0;
+      if (got == INVALID_C_PARAM && a.ov_tensor_get_size(held[i].tensor, &elements) == OK &&
+          elements == 1) {
+        shape.shape = {0, nullptr};  // a scalar: the C API cannot express rank 0 as a shape
+      } else {
+        check(got, "tensor_get_shape");
+      }
+      outputs[i].dims.assign(shape.shape.dims, shape.shape.dims + shape.shape.rank);
+      check(a.ov_tensor_get_byte_size(held[i].tensor, &outputs[i].bytes), "tensor_get_byte_size");
+      void* data = nullptr;
+      if (outputs[i].bytes > 0) check(a.ov_tensor_data(held[i].tensor, &data), "tensor_data");
+      outputs[i].data = data;
+    }
+    take_outputs(outputs);
+  } catch (...) {
+    release(std::move(request));
+    throw;
+  }
+  release(std::move(request));
+}
+
+}  // namespace ovtf_openvino

@@ -1,0 +1,213 @@
+"""The kernel's fast path (csrc/ovtf_native.cc, "Fast path"): after a device run, calls that
+repeat it (same input dims, same weight buffers, same baked values) run the compiled model
+from native code without Python. Each test compares with stock TensorFlow and reads
+`fast_path_executions` from ovtf.stats(), so a path that silently stopped (or started)
+being taken shows."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ovtf
+from ovtf.backends import openvino_backend
+from ovtf.runtime import device
+
+
+def _chain(x):
+    return tf.tanh(x * 0.5 + 1.0) * 2.0 - tf.sigmoid(x)
+
+
+def _stock(function, *args):
+    """Stock TF's answer. (Computed before the accelerated calls: disable/enable is a
+    settings change, which disarms every kernel.)"""
+    ovtf.disable()
+    try:
+        return tf.function(function)(*args).numpy()
+    finally:
+        ovtf.enable()
+
+
+def _inputs(count, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape).astype(np.float32) for _ in range(count)]
+
+
+def test_repeated_calls_run_on_the_fast_path_with_each_calls_values():
+    accelerated = tf.function(_chain)
+    values = _inputs(5, (3, 4))
+    expected = [_stock(_chain, value) for value in values]
+    ovtf.reset_stats()
+    for value, want in zip(values, expected):
+        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 5 and stats["fallbacks"] == 0, stats
+    assert stats["fast_path_executions"] == 4, stats      # every call after the first
+    assert stats["devices"]["CPU"]["calls"] == 5 and stats["devices"]["CPU"]["rows"] == 15
+
+
+def test_another_shape_goes_the_python_way_and_arms_again():
+    accelerated = tf.function(_chain, input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    ovtf.reset_stats()
+    values = _inputs(2, (2, 4)) + _inputs(2, (3, 4), seed=1) + _inputs(1, (2, 4), seed=2)
+    expected = [_stock(_chain, value) for value in values]
+    ovtf.reset_stats()
+    for value, want in zip(values, expected):
+        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 5, stats
+    # (2,4) arms, (2,4) fast, (3,4) re-arms, (3,4) fast, (2,4) re-arms
+    assert stats["fast_path_executions"] == 2, stats
+
+
+def test_an_assigned_weight_is_never_stale():
+    weight = tf.Variable(np.full((4, 4), 0.5, np.float32))
+
+    def model(x):
+        return tf.nn.relu(tf.matmul(x, weight) + 1.0) * 2.0 - 0.25
+
+    accelerated = tf.function(model)
+    x = _inputs(1, (2, 4))[0]
+    expected = []
+    for round_ in range(3):
+        weight.assign(np.full((4, 4), 0.5 + round_, np.float32))
+        expected.append(_stock(model, x))
+    weight.assign(np.full((4, 4), 0.5, np.float32))
+    ovtf.reset_stats()
+    for round_ in range(3):
+        for _ in range(3):
+            np.testing.assert_allclose(accelerated(x).numpy(), expected[round_], rtol=1e-5)
+        weight.assign(np.full((4, 4), 0.5 + round_ + 1, np.float32))
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 9 and stats["fallbacks"] == 0, stats
+    assert stats["fast_path_executions"] >= 4, stats   # 2 per round while the weight held
+
+
+def test_a_baked_value_that_changes_goes_the_python_way():
+    def model(x, shape):
+        return tf.reshape(tf.tanh(x * 2.0) + 1.0, shape) * 3.0
+
+    accelerated = tf.function(model)
+    x = _inputs(1, (2, 6))[0]
+    shapes = [tf.constant(shape) for shape in ([3, 4], [3, 4], [4, 3], [4, 3], [3, 4])]
+    expected = [_stock(model, x, shape) for shape in shapes]
+    ovtf.reset_stats()
+    for shape, want in zip(shapes, expected):
+        np.testing.assert_allclose(accelerated(x, shape).numpy(), want, rtol=1e-5, atol=1e-6)
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 5, stats
+    assert stats["fast_path_executions"] == 2, stats
+
+
+def test_a_settings_change_disarms_every_kernel():
+    accelerated = tf.function(_chain)
+    x = _inputs(1, (3, 4))[0]
+    want = _stock(_chain, x)
+    accelerated(x)
+    accelerated(x)
+    ovtf.reset_stats()
+    ovtf.set_precision("bf16")
+    try:
+        got = accelerated(x).numpy()
+        stats = ovtf.stats()
+        assert stats["fast_path_executions"] == 0 and stats["compiles"] == 1, stats
+        np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2)
+        accelerated(x)
+        assert ovtf.stats()["fast_path_executions"] == 1
+    finally:
+        ovtf.set_precision("f32")
+    accelerated(x)
+    assert ovtf.stats()["fast_path_executions"] == 1     # f32 again: the Python way first
+
+
+def test_cost_placement_decides_every_call_itself():
+    accelerated = tf.function(_chain)
+    values = _inputs(4, (3, 4))
+    expected = [_stock(_chain, value) for value in values]
+    ovtf.enable_cost_placement()
+    try:
+        ovtf.reset_stats()
+        for value, want in zip(values, expected):
+            np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+        assert ovtf.stats()["fast_path_executions"] == 0
+    finally:
+        ovtf.disable_cost_placement()
+
+
+def test_a_model_that_left_the_cache_is_not_run_by_the_kernel():
+    accelerated = tf.function(_chain)
+    x = _inputs(1, (3, 4))[0]
+    want = _stock(_chain, x)
+    accelerated(x)
+    accelerated(x)
+    device.clear_cache()
+    ovtf.reset_stats()
+    np.testing.assert_allclose(accelerated(x).numpy(), want, rtol=1e-5, atol=1e-6)
+    stats = ovtf.stats()
+    assert stats["fast_path_executions"] == 0 and stats["compiles"] == 1, stats
+
+
+def test_concurrent_callers_get_their_own_answers():
+    accelerated = tf.function(_chain)
+    values = _inputs(8, (3, 4))
+    expected = [_stock(_chain, value) for value in values]
+    accelerated(values[0])
+    errors = []
+
+    def caller(index):
+        try:
+            for _ in range(25):
+                np.testing.assert_allclose(accelerated(values[index]).numpy(), expected[index],
+                                           rtol=1e-5, atol=1e-6)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    ovtf.reset_stats()
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(len(values))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[0]
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 200 and stats["fast_path_executions"] > 100, stats
+
+
+def test_without_the_c_api_clusters_run_through_the_python_api(monkeypatch):
+    monkeypatch.setitem(openvino_backend._native_state, "tried", True)
+    monkeypatch.setitem(openvino_backend._native_state, "runtime", None)
+    device.clear_cache()
+    accelerated = tf.function(_chain)
+    values = _inputs(3, (3, 4))
+    expected = [_stock(_chain, value) for value in values]
+    ovtf.reset_stats()
+    for value, want in zip(values, expected):
+        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 3 and stats["fast_path_executions"] == 0, stats
+    device.clear_cache()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int16, np.int32, np.int64, np.bool_])
+def test_other_dtypes_and_scalars(dtype):
+    if dtype is np.bool_:
+        def model(x, y):
+            return tf.logical_and(tf.logical_or(x, y), tf.logical_not(tf.logical_and(x, y)))
+        x = np.array([[True, False], [True, True]])
+        y = np.array(False)
+    else:
+        def model(x, y):
+            return tf.maximum(x * y + y, x - y) * 2
+
+        x = np.arange(6, dtype=dtype).reshape(2, 3)
+        y = np.array(3, dtype=dtype)
+    accelerated = tf.function(model)
+    want = _stock(model, x, y)
+    ovtf.reset_stats()
+    for _ in range(3):
+        np.testing.assert_array_equal(accelerated(x, y).numpy(), want)
+    stats = ovtf.stats()
+    assert stats["device_executions"] == 3 and stats["fast_path_executions"] == 2, stats
