@@ -632,6 +632,9 @@ def _fused_cases():
     yield "_MklSwish", (lambda x: (lambda y: tf.sigmoid(y) * y)(x + 1.0)), (img,), "sigmoid_mul"
     yield "_MklFusedMish", (lambda x: (lambda y: y * tf.tanh(tf.math.softplus(y)))(conv_bias(x))), \
         (img,), "after_conv"
+    # grappler's arithmetic optimizer fuses a run of unary ops into _UnaryOpsComposition
+    yield "_UnaryOpsComposition", lambda x: tf.abs(tf.sigmoid(tf.tanh(x * 2.0))) - 0.5, \
+        (f32(3, 4),), "Tanh_Sigmoid_Abs"
     yield "_FusedBatchNormEx", (lambda x: tf.nn.relu(tf.compat.v1.nn.fused_batch_norm(
         tf.nn.conv2d(x, w[:, :, :, :4], 1, "SAME") * 1.0, **bn)[0])), (img,), "Relu"
 

@@ -209,3 +209,22 @@ def test_8bit_arithmetic_that_overflows_stays_in_tensorflow(dtype):
         np.testing.assert_array_equal(got, want)
         assert (ovtf.stats()["device_executions"] > 0) == on_device, (function.__name__,
                                                                      ovtf.stats())
+
+
+def test_fused_unary_ops_are_one_cluster():
+    """TF's grappler fuses consecutive unary ops into _UnaryOpsComposition before ovtf sees
+    the graph; it is opened back into its ops on the device instead of splitting the chain."""
+    def chain(x):
+        x = x * 0.5 + 1.0
+        x = tf.abs(tf.sigmoid(tf.tanh(x)))      # fused by TF into one _UnaryOpsComposition
+        return x * 2.0 - 0.25
+
+    x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    ovtf.disable()
+    want = tf.function(chain)(x).numpy()
+    ovtf.enable()
+    ovtf.reset_stats()
+    got = tf.function(chain)(x).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    stats = ovtf.stats()
+    assert stats["clusters"] == 1 and stats["device_executions"] == 1, stats

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import logging
 
-from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered, capability, declare,
-                               table)
+from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered,
+                               capability, declare, get, table)
 
 _BEFORE = frozenset(table())
 
@@ -189,3 +189,42 @@ declare("LinSpace", static_inputs=(2,), T=FLOATS, Tidx=INDEX)
 
 # the op types this module registered (for docs/ops.md)
 OPS = frozenset(table()) - _BEFORE
+
+
+# TF's grappler fuses a run of element-wise unary ops into one _UnaryOpsComposition (attr
+# `op_names`) before ovtf sees the graph; it is opened back into those ops, each of which
+# must be in this registry for T with no check of its own (the built nodes carry only T).
+def _composed_ops(node) -> list:
+    return [name.decode("utf-8", "replace") for name in node.attr["op_names"].list.s]
+
+
+def _lower_unary_composition(node, nodes):
+    from tensorflow.core.framework import node_def_pb2
+
+    data = [name for name in node.input if not name.startswith("^")]
+    controls = [name for name in node.input if name.startswith("^")]
+    names = _composed_ops(node)
+    lowered, previous = [], data[0]
+    for index, op in enumerate(names):
+        last = index == len(names) - 1
+        step = node_def_pb2.NodeDef(name=node.name if last else f"{node.name}/_ovtf_{index}_{op}",
+                                    op=op, device=node.device)
+        step.input.extend([previous] + controls)
+        step.attr["T"].type = node.attr["T"].type
+        lowered.append(step)
+        previous = step.name
+    return Lowered(lowered)
+
+
+@capability("_UnaryOpsComposition", lower=_lower_unary_composition, T=FLOATS)
+def _unary_composition(node):
+    names = _composed_ops(node)
+    if not names:
+        return "_UnaryOpsComposition without op_names"
+    dtype = node.attr["T"].type
+    refused = [name for name in names
+               if get(name) is None or get(name).check is not None
+               or dtype not in get(name).dtypes.get("T", ())]
+    if refused:
+        return f"composes {', '.join(refused)}, not supported for this dtype"
+    return None

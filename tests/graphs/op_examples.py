@@ -317,6 +317,8 @@ def fused_example(op: str, fused_ops=(b"BiasAdd",)):
               data_format=b"NHWC", is_training=False, activation_mode=b"Relu")
     elif op == "_MklLayerNorm":
         _node(graph_def, "out", op, ["x", "vec4", "vec4"], T=_type_attr(), epsilon=0.001)
+    elif op == "_UnaryOpsComposition":
+        _node(graph_def, "out", op, ["x"], T=_type_attr(), op_names=[b"Tanh", b"Sigmoid", b"Abs"])
     else:  # _MklSwish, _MklFusedMish
         _node(graph_def, "out", op, ["x"], T=_type_attr())
     return graph_def, ["out"]
