@@ -11,8 +11,19 @@ times each mode once, so machine noise hits all modes alike):
   ovtf    the same model in a `tf.function` instantiated with ovtf enabled at that precision
   ov      the upper bound: `ov.convert_model` of the whole model + `compile_model` (LATENCY
           hint, INFERENCE_PRECISION_HINT = the precision), fed numpy arrays directly
+  dispatch  a trivial `tf.function` (one multiply of a one-element tensor, no variables,
+          stock TF): what calling any tf.function costs, which OV direct does not pay
+  captures  a stock `tf.function` with the model's variables captured and a trivial body (the
+          handles go into an IdentityN it waits on): what TF's own call path costs for a
+          function with that many variables, before any op runs
 
-Batch 1: median latency. Batch 16: throughput (images or sequences per second, from the
+limit = OV direct + dispatch, the floor for anything called as a tf.function (the per-call
+goal is ovtf <= limit + 0.3 ms at batch 1); "- limit" = ovtf - limit in ms. With hundreds of
+variables TF's call path itself costs more than a trivial function's: "captures" shows how
+much of "- limit" is TensorFlow's own (ovtf cannot avoid passing them).
+
+Every round times each mode once, the order rotating from round to round. Batch 1: median
+latency. Batch 16: throughput (images or sequences per second, from the
 median time per call). The table gives ovtf/tf and ovtf/ov speed ratios, the offloaded op
 fraction (`ops_clustered / ops_total` from `ovtf.stats()` while the graph was rewritten) and
 the largest relative difference of ovtf's output from TensorFlow's.
@@ -90,10 +101,13 @@ class Mode:
 
 
 def time_interleaved(modes, batch, reps):
+    """Each round times every mode once, starting one mode later than the round before, so
+    no mode always follows the same one (what ran just before warms or cools a call)."""
     for mode in modes:
         mode.times[batch] = []
-    for _ in range(reps):
-        for mode in modes:
+    for round_ in range(reps):
+        shift = round_ % len(modes)
+        for mode in modes[shift:] + modes[:shift]:
             start = time.perf_counter()
             mode.call(batch)
             mode.times[batch].append(time.perf_counter() - start)
@@ -150,6 +164,20 @@ def run_model(name, precisions, batches, reps, modes_wanted, log):
     if ovtf.stats()["cluster_executions"] != before:
         raise RuntimeError("the stock TF function ran ovtf clusters: the comparison is invalid")
 
+    # TF's own call cost, without (dispatch) and with (captures) the model's variables.
+    trivial = tf.function(lambda x: x * 2.0)
+    variables = [weight.handle for weight in model.weights]
+
+    @tf.function
+    def captured(x):
+        handles = tf.raw_ops.IdentityN(input=variables) if variables else []
+        with tf.control_dependencies(handles):
+            return x * 2.0
+
+    tiny = tf.constant([1.0])
+    trivial(tiny)
+    captured(tiny)
+
     # OpenVINO direct (upper bound): converted from the same tf.function with ovtf off.
     converted = {}
     if "ov" in modes_wanted:
@@ -182,6 +210,11 @@ def run_model(name, precisions, batches, reps, modes_wanted, log):
                 requests[batch].infer([inputs[batch]], share_inputs=True)
 
         modes = []
+        # on a one-element tensor: the call itself, not a multiply over the batch
+        if "dispatch" in modes_wanted:
+            modes.append(Mode("dispatch", lambda b: trivial(tiny).numpy()))
+        if "captures" in modes_wanted:
+            modes.append(Mode("captures", lambda b: captured(tiny).numpy()))
         if "tf" in modes_wanted:
             modes.append(Mode("tf", lambda b: stock(tensors[b]).numpy()))
         if "ovtf" in modes_wanted:
@@ -212,8 +245,9 @@ def run_model(name, precisions, batches, reps, modes_wanted, log):
 # --- report ---------------------------------------------------------------------------------
 
 def format_table(rows):
-    lines = ["| model | prec | batch | TF | ovtf | OV direct | ovtf vs TF | ovtf vs OV | offloaded | max rel diff |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | prec | batch | TF | ovtf | OV direct | dispatch | captures | limit | ovtf vs TF "
+             "| ovtf vs OV | ovtf vs limit | - limit | offloaded | max rel diff |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(row, key):
         value = row.get(f"{key}_s")
@@ -223,14 +257,25 @@ def format_table(rows):
             return f"{value * 1000:.2f} ms"
         return f"{row['batch'] / value:.1f} /s"
 
+    def dispatch_cell(row, key):
+        value = row.get(f"{key}_s")
+        return "-" if value is None else f"{value * 1000:.2f} ms"
+
     for row in rows:
         tf_s, ovtf_s, ov_s = row.get("tf_s"), row.get("ovtf_s"), row.get("ov_s")
+        dispatch_s = row.get("dispatch_s")
+        if ov_s and dispatch_s:
+            row["limit_s"] = ov_s + dispatch_s
+        limit_s = row.get("limit_s")
         speedup = f"{tf_s / ovtf_s:.2f}x" if tf_s and ovtf_s else "-"
         versus = f"{ov_s / ovtf_s:.2f}" if ov_s and ovtf_s else "-"
+        versus_limit = f"{limit_s / ovtf_s:.2f}" if limit_s and ovtf_s else "-"
+        over = f"{(ovtf_s - limit_s) * 1000:+.2f} ms" if limit_s and ovtf_s else "-"
         lines.append(
             f"| {row['model']} | {row['precision']} | {row['batch']} | {cell(row, 'tf')} | "
-            f"{cell(row, 'ovtf')} | {cell(row, 'ov')} | {speedup} | {versus} | "
-            f"{row['offloaded']:.1%} | {row['max_rel_diff']:.1e} |")
+            f"{cell(row, 'ovtf')} | {cell(row, 'ov')} | {dispatch_cell(row, 'dispatch')} | "
+            f"{dispatch_cell(row, 'captures')} | {cell(row, 'limit')} | {speedup} | {versus} | "
+            f"{versus_limit} | {over} | {row['offloaded']:.1%} | {row['max_rel_diff']:.1e} |")
     return "\n".join(lines)
 
 
@@ -242,8 +287,12 @@ def main(argv=None):
     parser.add_argument("--batches", default="1,16", help="comma-separated batch sizes")
     parser.add_argument("--reps", type=int, default=30,
                         help="interleaved rounds at batch 1 (a quarter of that, >= 3, above)")
-    parser.add_argument("--modes", default="tf,ovtf,ov", help="comma-separated: tf,ovtf,ov")
+    parser.add_argument("--modes", default="tf,ovtf,ov,dispatch,captures",
+                        help="comma-separated: tf,ovtf,ov,dispatch,captures")
     parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument("--python-path", action="store_true",
+                        help="compile and run clusters through OpenVINO's Python API, as ovtf "
+                             "did before the kernel's fast path (for before/after numbers)")
     args = parser.parse_args(argv)
 
     models = [m.strip().lower() for m in args.models.split(",") if m.strip()]
@@ -260,6 +309,10 @@ def main(argv=None):
     import ovtf  # noqa: F401  (loads the hook before any model is traced)
     import openvino as ov
     import tensorflow as tf
+
+    if args.python_path:
+        from ovtf.backends import openvino_backend
+        openvino_backend._native_state.update(tried=True, runtime=None)
 
     log(f"TensorFlow {tf.__version__}, OpenVINO {ov.__version__}, ovtf {ovtf.__version__}, "
         f"{os.cpu_count()} CPUs")
