@@ -22,9 +22,11 @@ LOG_LEVELS = (0, 1, 2)
 DEFAULT_BACKEND = "CPU"
 # The smallest cluster (in compute ops) worth sending to the device. Measured on this 2-core
 # CPU (benchmarks/min_cluster_size.py, benchmarks/README.md "Cost placement"): every cluster
-# call costs ~120-200 us (Python callback, OpenVINO thread-pool wake-up, contention with TF's
-# threads) while TF runs a cheap elementwise op in ~3-5 us. Islands of 2-16 cheap ops were
-# 3-4x slower than TF; islands of 1-4 ops led by a 256x256 MatMul 1.1-1.5x slower. A Keras
+# call cost ~120-200 us through Python (islands of 2-16 cheap ops 3-4x slower than TF; of 1-4
+# ops led by a 256x256 MatMul 1.1-1.5x slower). With the kernel's fast path (no Python on a
+# repeated call) a single cluster costs 0-34 us over TF and breaks even at ~16 cheap 4x4 ops,
+# but islands of 2-16 cheap 64x64 ops cut apart by TF ops are still 1.45-1.95x slower (26-46
+# us per cluster; benchmarks/README.md "Per-call cost"), so 16 stands. A Keras
 # LSTM (20 steps, clusters inside the loop body) ran 0.77 ms in TF, 5.1 ms with minimum 2
 # (3 clusters x 20 iterations) and 0.74 ms with minimum 16 (its fragments stay in TF). Real
 # models are big clusters (ResNet50: 813 ops, MobileNetV2: 467, one cluster each; the BERT-like
