@@ -36,6 +36,7 @@ struct Api {
 
 Api* g_api = nullptr;  // set once by load(); never freed (kernels may outlive statics)
 std::mutex g_load_mutex;
+std::atomic<bool> g_exiting{false};  // leave_to_exit(): free nothing of OpenVINO's any more
 
 const Api& api() {
   if (g_api == nullptr) throw std::runtime_error("OpenVINO's C API is not loaded");
@@ -118,6 +119,8 @@ std::string load(const std::string& path) {
 
 bool loaded() { return g_api != nullptr; }
 
+void leave_to_exit() { g_exiting.store(true); }
+
 // One pooled infer request, and per input the tensor of its own that small inputs are copied
 // into. A large input is handed to OpenVINO in place instead (the request then points at
 // that call's TF buffer until the next call sets another; it never reads it in between).
@@ -132,6 +135,7 @@ struct Model::Request {
   ov_infer_request_t* request = nullptr;
   std::vector<Input> inputs;
   ~Request() {
+    if (g_exiting.load()) return;
     for (Input& input : inputs)
       if (input.own != nullptr) api().ov_tensor_free(input.own);
     if (request != nullptr) api().ov_infer_request_free(request);
@@ -180,6 +184,10 @@ std::shared_ptr<Model> Model::compile(const std::string& xml, const std::string&
 }
 
 Model::~Model() {
+  if (g_exiting.load()) {
+    for (auto& request : pool_) request.release();  // left to the process's end
+    return;
+  }
   pool_.clear();
   if (compiled_ != nullptr && g_api != nullptr) {
     g_api->ov_compiled_model_free(static_cast<ov_compiled_model_t*>(compiled_));

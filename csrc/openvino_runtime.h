@@ -24,6 +24,11 @@ namespace ovtf_openvino {
 std::string load(const std::string& path);
 bool loaded();
 
+// From now on compiled models and requests are left to the process's end instead of freed:
+// called at interpreter exit, since TensorFlow may delete kernels (and with them the last
+// references to models) after OpenVINO's own globals are gone.
+void leave_to_exit();
+
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
 // One input of an inference: TF-owned memory, used in place.

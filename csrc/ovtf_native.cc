@@ -1005,6 +1005,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("in_fallback", []() { return t_in_fallback; },
         "True on a thread that is running a cluster's TensorFlow fallback.");
   m.def("shutdown", []() {
+    ovtf_openvino::leave_to_exit();
     py::gil_scoped_release release;
     fallback_pool().shutdown();
   });
