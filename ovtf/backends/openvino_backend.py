@@ -37,6 +37,12 @@ with other work, so medians of interleaved runs; MobileNetV2 unless said otherwi
   TensorFlow calls a cluster once per step and waits. Batch 1 from one thread: 210 vs
   125 inferences/s; batch 16: 205 vs 100 images/s. THROUGHPUT only wins with 4 threads
   calling at batch 1 (273 vs 225/s), which TF programs rarely do.
+* A cluster on a plain device is compiled through OpenVINO's C API (`NativeExecutable`:
+  the model serialized to a temporary IR, read and compiled by `_native.OpenVINOModel` with
+  the same settings), so that the OVTFCluster kernel can rerun it without Python (the fast
+  path, csrc/ovtf_native.cc). Composite devices, a cache dir, settings that are not plain
+  strings/numbers and I/O types that differ from TF's use the Python API below; so does
+  everything when `libopenvino_c` cannot be loaded.
 * Inputs are wrapped, not copied (`ov.Tensor(array, shared_memory=True)`, read-only TF
   buffers through `ovtf.importer.memory.shareable`); outputs are copied from the request's
   buffers into the TF-allocated arrays the sink hands out (never aliased).
