@@ -276,7 +276,7 @@ void Model::infer(const std::vector<HostTensor>& inputs,
         continue;
       }
       check(a.ov_tensor_create_from_host_ptr(type, shape, inputs[i].data, &wrapped[i].tensor),
-            "tensor_create_from_host_ptr");
+            "tensor_create_from_host_ptr");  // (an empty input is always copied, never here)
       size_t bytes = 0;
       check(a.ov_tensor_get_byte_size(wrapped[i].tensor, &bytes), "tensor_get_byte_size");
       if (bytes != inputs[i].bytes) throw_size_mismatch(i, inputs[i].bytes, bytes);

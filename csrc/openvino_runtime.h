@@ -31,7 +31,8 @@ void leave_to_exit();
 
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
-// One input of an inference: TF-owned memory, used in place.
+// One input of an inference: TF-owned memory, used in place (`data` may be null when
+// `bytes` is 0).
 struct HostTensor {
   void* data;
   std::vector<int64_t> dims;

@@ -269,15 +269,15 @@ class OutputSink {
     std::shared_ptr<ovtf_openvino::Model> model;
     std::vector<int> parameter_inputs, weight_inputs, value_inputs;
     int rows_input = -1;
-    int counter_slot = 0;
+    std::string backend;  // whose counters its calls add to
   };
   void arm(std::shared_ptr<ovtf_openvino::Model> model, std::vector<int> parameter_inputs,
            std::vector<int> weight_inputs, std::vector<int> value_inputs, int rows_input,
-           int counter_slot) {
+           std::string backend) {
     std::lock_guard<std::mutex> lock(mutex_);
     repeat_ = std::make_unique<Repeat>(Repeat{std::move(model), std::move(parameter_inputs),
                                               std::move(weight_inputs), std::move(value_inputs),
-                                              rows_input, counter_slot});
+                                              rows_input, std::move(backend)});
   }
   std::unique_ptr<Repeat> take_repeat() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -551,21 +551,16 @@ struct FastPathCounter {
   std::atomic<uint64_t> calls{0}, rows{0}, nanoseconds{0};
 };
 std::mutex g_counter_mutex;
-std::vector<std::unique_ptr<FastPathCounter>> g_counters;  // slot -> counter; never shrinks
+std::vector<std::unique_ptr<FastPathCounter>> g_counters;  // one per backend; never shrinks
 
-int counter_slot(const std::string& name) {
+// The counter of `backend` (looked up when a kernel is armed, not per call).
+FastPathCounter* counter_for(const std::string& backend) {
   std::lock_guard<std::mutex> lock(g_counter_mutex);
-  for (size_t i = 0; i < g_counters.size(); ++i)
-    if (g_counters[i]->name == name) return static_cast<int>(i);
+  for (auto& counter : g_counters)
+    if (counter->name == backend) return counter.get();
   g_counters.push_back(std::make_unique<FastPathCounter>());
-  g_counters.back()->name = name;
-  return static_cast<int>(g_counters.size() - 1);
-}
-
-FastPathCounter* counter_at(int slot) {
-  std::lock_guard<std::mutex> lock(g_counter_mutex);
-  if (slot < 0 || slot >= static_cast<int>(g_counters.size())) return nullptr;
-  return g_counters[static_cast<size_t>(slot)].get();
+  g_counters.back()->name = backend;
+  return g_counters.back().get();
 }
 
 struct Ticket {
@@ -654,7 +649,7 @@ void arm(ClusterKernel* kernel, TF_OpKernelContext* ctx, OutputSink::Repeat& rep
                                 TF_TensorByteSize(inputs[index]));
   }
   ticket->rows_input = repeat.rows_input;
-  ticket->counter = counter_at(repeat.counter_slot);
+  ticket->counter = counter_for(repeat.backend);
   std::lock_guard<std::mutex> lock(kernel->ticket_mutex);
   kernel->ticket = std::move(ticket);
 }
@@ -692,14 +687,11 @@ bool run_fast(ClusterKernel* kernel, TF_OpKernelContext* ctx) {
   for (size_t k = 0; k < ticket->value_inputs.size(); ++k) {
     if (!same_bytes(inputs[ticket->value_inputs[k]], ticket->values[k])) return false;
   }
-  static char empty_buffer[1];
   std::vector<ovtf_openvino::HostTensor> host;
   host.reserve(ticket->parameter_inputs.size());
   for (int index : ticket->parameter_inputs) {
     TF_Tensor* tensor = inputs[index];
-    size_t bytes = TF_TensorByteSize(tensor);
-    void* data = bytes ? TF_TensorData(tensor) : empty_buffer;
-    host.push_back({data, ticket->dims[index], bytes});
+    host.push_back({TF_TensorData(tensor), ticket->dims[index], TF_TensorByteSize(tensor)});
   }
   auto start = std::chrono::steady_clock::now();
   std::string allocation_error;
@@ -862,7 +854,6 @@ void register_ovtf2_cluster_op() {
 // i goes into `outputs.allocate(i, shape)` (any sink: the kernel's, SPLIT's, a test's).
 void run_model(ovtf_openvino::Model& model, py::list inputs,
                const std::vector<int>& parameter_inputs, py::object outputs) {
-  static char empty_buffer[1];
   py::module_ numpy = py::module_::import("numpy");
   std::vector<py::array> arrays;
   std::vector<ovtf_openvino::HostTensor> host;
@@ -870,7 +861,7 @@ void run_model(ovtf_openvino::Model& model, py::list inputs,
     py::array array = numpy.attr("asarray")(inputs[static_cast<size_t>(index)], py::arg("order") = "C");
     std::vector<int64_t> dims(array.shape(), array.shape() + array.ndim());
     size_t bytes = static_cast<size_t>(array.nbytes());
-    host.push_back({bytes ? const_cast<void*>(array.data()) : empty_buffer, dims, bytes});
+    host.push_back({const_cast<void*>(array.data()), dims, bytes});
     arrays.push_back(std::move(array));
   }
   py::gil_scoped_release release;
@@ -927,7 +918,7 @@ PYBIND11_MODULE(_native, m) {
       .def("__len__", &OutputSink::size)
       .def("arm", &OutputSink::arm, py::arg("model"), py::arg("parameter_inputs"),
            py::arg("weight_inputs"), py::arg("value_inputs"), py::arg("rows_input"),
-           py::arg("counter_slot"),
+           py::arg("backend"),
            "After a device run: let the kernel repeat it on `model` for matching inputs.");
 
   py::class_<ovtf_openvino::Model, std::shared_ptr<ovtf_openvino::Model>>(
@@ -948,8 +939,6 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("num_outputs", &ovtf_openvino::Model::num_outputs);
   m.def("load_openvino", &ovtf_openvino::load, py::arg("path"),
         "Load OpenVINO's C API library (libopenvino_c); returns OpenVINO's version.");
-  m.def("fast_path_slot", &counter_slot, py::arg("name"),
-        "The counter slot of a backend name, for OutputSink.arm.");
   m.def("fast_path_counts", []() {
     py::list result;
     std::lock_guard<std::mutex> lock(g_counter_mutex);

@@ -95,7 +95,8 @@ def _open_ovtf2_clusters(graph_bytes: bytes):
         from tensorflow.core.framework import graph_pb2
 
         graph_def = graph_pb2.GraphDef.FromString(graph_bytes)
-        return ovtf2_clusters.inline(graph_def) if ovtf2_clusters.has_clusters(graph_def) else None
+        opened = ovtf2_clusters.inline(graph_def)
+        return None if opened is graph_def else opened
     except Exception as error:  # left as it is: the node's kernel then fails naming it
         _warn_once(hashlib.sha1(graph_bytes).hexdigest(), error)
         return None

@@ -31,6 +31,15 @@ def _stock(function, *args):
         ovtf.enable()
 
 
+def _calls_match_stock(accelerated, values):
+    """Stock TF's answers first (see `_stock`), then one accelerated call per value, each
+    compared with its answer; counters are reset in between, so they count these calls."""
+    expected = [_stock(_chain, value) for value in values]
+    ovtf.reset_stats()
+    for value, want in zip(values, expected):
+        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+
+
 def _inputs(count, shape, seed=0):
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(shape).astype(np.float32) for _ in range(count)]
@@ -39,10 +48,7 @@ def _inputs(count, shape, seed=0):
 def test_repeated_calls_run_on_the_fast_path_with_each_calls_values():
     accelerated = tf.function(_chain)
     values = _inputs(5, (3, 4))
-    expected = [_stock(_chain, value) for value in values]
-    ovtf.reset_stats()
-    for value, want in zip(values, expected):
-        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+    _calls_match_stock(accelerated, values)
     stats = ovtf.stats()
     assert stats["device_executions"] == 5 and stats["fallbacks"] == 0, stats
     assert stats["fast_path_executions"] == 4, stats      # every call after the first
@@ -51,12 +57,8 @@ def test_repeated_calls_run_on_the_fast_path_with_each_calls_values():
 
 def test_another_shape_goes_the_python_way_and_arms_again():
     accelerated = tf.function(_chain, input_signature=[tf.TensorSpec([None, 4], tf.float32)])
-    ovtf.reset_stats()
     values = _inputs(2, (2, 4)) + _inputs(2, (3, 4), seed=1) + _inputs(1, (2, 4), seed=2)
-    expected = [_stock(_chain, value) for value in values]
-    ovtf.reset_stats()
-    for value, want in zip(values, expected):
-        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+    _calls_match_stock(accelerated, values)
     stats = ovtf.stats()
     assert stats["device_executions"] == 5, stats
     # (2,4) arms, (2,4) fast, (3,4) re-arms, (3,4) fast, (2,4) re-arms
@@ -125,13 +127,9 @@ def test_a_settings_change_disarms_every_kernel():
 
 def test_cost_placement_decides_every_call_itself():
     accelerated = tf.function(_chain)
-    values = _inputs(4, (3, 4))
-    expected = [_stock(_chain, value) for value in values]
     ovtf.enable_cost_placement()
     try:
-        ovtf.reset_stats()
-        for value, want in zip(values, expected):
-            np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+        _calls_match_stock(accelerated, _inputs(4, (3, 4)))
         assert ovtf.stats()["fast_path_executions"] == 0
     finally:
         ovtf.disable_cost_placement()
@@ -182,10 +180,7 @@ def test_without_the_c_api_clusters_run_through_the_python_api(monkeypatch):
     device.clear_cache()
     accelerated = tf.function(_chain)
     values = _inputs(3, (3, 4))
-    expected = [_stock(_chain, value) for value in values]
-    ovtf.reset_stats()
-    for value, want in zip(values, expected):
-        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-6)
+    _calls_match_stock(accelerated, values)
     stats = ovtf.stats()
     assert stats["device_executions"] == 3 and stats["fast_path_executions"] == 0, stats
     device.clear_cache()

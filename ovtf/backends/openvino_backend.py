@@ -372,8 +372,7 @@ class OpenVINOBackend(Backend):
             logger.debug("ovtf: cluster %s: compiling through OpenVINO's C API failed (%s); "
                          "using the Python API", spec.name, error)
             return None
-        parameter_inputs = [index for index in range(len(spec.inputs)) if index not in constants]
-        return NativeExecutable(compiled, parameter_inputs, spec)
+        return NativeExecutable(compiled, _parameter_inputs(spec, constants), spec)
 
     _exportable = True   # False once the device said it cannot export compiled models
 
@@ -401,8 +400,7 @@ class OpenVINOBackend(Backend):
 
     @staticmethod
     def _executable(compiled, constants, spec, loaded_from_cache):
-        parameter_inputs = [index for index in range(len(spec.inputs)) if index not in constants]
-        executable = OpenVINOExecutable(compiled, parameter_inputs, spec)
+        executable = OpenVINOExecutable(compiled, _parameter_inputs(spec, constants), spec)
         executable.loaded_from_cache = loaded_from_cache
         return executable
 
@@ -519,11 +517,18 @@ def _load_native_runtime():
     return _native
 
 
+def _parameter_inputs(spec, constants) -> list:
+    """The cluster inputs the compiled model takes as Parameters, in order (the others are
+    baked in as constants)."""
+    return [index for index in range(len(spec.inputs)) if index not in constants]
+
+
 def _native_allowed(device: str, settings: dict) -> bool:
     """A plain device whose settings are plain strings or numbers (composite devices carry
     nested per-device settings: they stay on the Python API)."""
     if ":" in device or device_facts.kind_of(device) in _COMPOSITE:
         return False
+    # at most 6 settings: csrc/openvino_runtime.cc passes them to compile as C varargs
     return len(settings) <= 6 and all(isinstance(value, (str, int)) and not isinstance(value, bool)
                                       for value in settings.values())
 
@@ -531,7 +536,7 @@ def _native_allowed(device: str, settings: dict) -> bool:
 def _exact_types(spec, model, constants) -> bool:
     """Whether every Parameter and Result has exactly the TF dtype of its cluster input or
     output: the native path copies bytes and never converts."""
-    parameters = [index for index in range(len(spec.inputs)) if index not in constants]
+    parameters = _parameter_inputs(spec, constants)
     if len(parameters) != len(model.inputs) or len(spec.outputs) != len(model.outputs):
         return False
     try:

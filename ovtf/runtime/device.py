@@ -206,7 +206,6 @@ class DeviceCluster:
         else:
             self._variables = lambda inputs, _i=self.variable_inputs: tuple(inputs[i] for i in _i)
         self._lock = threading.Lock()
-        self._counter_slot = None     # this backend's fast-path counter (native), once armed
 
     # --- the hot path -----------------------------------------------------------------------
 
@@ -267,11 +266,8 @@ class DeviceCluster:
         if model is None:
             return None
         weights = () if weights_as_parameters else self.variable_inputs
-        slot = self._counter_slot
-        if slot is None:
-            slot = self._counter_slot = _native_slot(self.backend_name)
         return (model, list(entry.executable.parameter_inputs), list(weights), list(plan[2]),
-                -1 if rows_input is None else rows_input, slot)
+                -1 if rows_input is None else rows_input, self.backend_name)
 
     def _key(self, inputs, backend_name, precision, weights_as_parameters, plan=None):
         keyed, dynamic, baked = plan or self._plan
@@ -427,12 +423,6 @@ def _retire(entry) -> None:
     retire = getattr(entry.executable, "retire", None)
     if retire is not None:
         retire()
-
-
-def _native_slot(backend_name: str) -> int:
-    from ovtf import _native
-
-    return _native.fast_path_slot(backend_name)
 
 
 def _masked(shape, dims):
