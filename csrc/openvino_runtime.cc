@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <cstring>
+#include <map>
 #include <stdexcept>
 
 #include "openvino/c/openvino.h"
@@ -25,7 +26,9 @@ struct Api {
   X(ov_infer_request_infer) X(ov_infer_request_get_output_tensor_by_index)          \
   X(ov_tensor_create) X(ov_tensor_create_from_host_ptr) X(ov_tensor_free) X(ov_tensor_data)             \
   X(ov_tensor_get_shape) X(ov_tensor_get_size) X(ov_tensor_get_byte_size) X(ov_shape_free)               \
-  X(ov_get_openvino_version) X(ov_version_free) X(ov_get_error_info)
+  X(ov_get_openvino_version) X(ov_version_free) X(ov_get_error_info)                \
+  X(ov_core_set_property) X(ov_core_import_model) X(ov_compiled_model_export_model) \
+  X(ov_compiled_model_get_property) X(ov_free)
 #define OVTF_OV_MEMBER(name) decltype(&::name) name = nullptr;
   OVTF_OV_FUNCTIONS(OVTF_OV_MEMBER)
 #undef OVTF_OV_MEMBER
@@ -150,6 +153,61 @@ namespace {
 constexpr size_t kCopyLimit = 64 * 1024;
 }  // namespace
 
+namespace {
+std::mutex g_import_cores_mutex;
+// device + properties -> a core whose `device` defaults are exactly those properties
+std::map<std::pair<std::string, Properties>, ov_core_t*> g_import_cores;
+
+// ov_core_import_model takes no properties: the model gets the core's defaults for the
+// device. Each distinct (device, properties) gets a core of its own with those defaults, so
+// one import's settings never leak into another's (or into compile_model's, on the process
+// core). Cores are kept for the process's life.
+const ov_core_t* import_core(const Api& a, const std::string& device, const Properties& properties) {
+  std::lock_guard<std::mutex> lock(g_import_cores_mutex);
+  auto key = std::make_pair(device, properties);
+  auto found = g_import_cores.find(key);
+  if (found != g_import_cores.end()) return found->second;
+  ov_core_t* core = nullptr;
+  check(a.ov_core_create(&core), "core creation");
+  try {
+    for (const auto& [name, value] : properties)  // it reads one key/value pair per call
+      check(a.ov_core_set_property(core, device.c_str(), name.c_str(), value.c_str()),
+            ("set_property " + name).c_str());
+  } catch (...) {
+    a.ov_core_free(core);
+    throw;
+  }
+  g_import_cores.emplace(std::move(key), core);
+  return core;
+}
+}  // namespace
+
+std::shared_ptr<Model> Model::import(const std::string& blob, const std::string& device,
+                                     const Properties& properties) {
+  const Api& a = api();
+  const ov_core_t* core = import_core(a, device, properties);
+  ov_compiled_model_t* compiled = nullptr;
+  check(a.ov_core_import_model(core, blob.data(), blob.size(), device.c_str(), &compiled),
+        "import_model");
+  std::shared_ptr<Model> result = adopt(compiled);
+  for (const auto& [name, value] : properties) {  // what the model was compiled with
+    char* got = nullptr;
+    check(a.ov_compiled_model_get_property(compiled, name.c_str(), &got), "get_property");
+    std::string actual = got ? got : "";
+    a.ov_free(got);
+    if (actual != value) {
+      throw std::runtime_error("the imported model has " + name + " " + actual + ", not " + value);
+    }
+  }
+  return result;
+}
+
+void Model::export_to(const std::string& path) const {
+  check(api().ov_compiled_model_export_model(static_cast<const ov_compiled_model_t*>(compiled_),
+                                             path.c_str()),
+        "export_model");
+}
+
 std::shared_ptr<Model> Model::compile(const std::string& xml, const std::string& bin,
                                       const std::string& device, const Properties& properties) {
   const Api& a = api();
@@ -167,8 +225,14 @@ std::shared_ptr<Model> Model::compile(const std::string& xml, const std::string&
   }
   a.ov_model_free(model);
   check(status, "compile_model");
+  return adopt(compiled);
+}
+
+std::shared_ptr<Model> Model::adopt(void* compiled_model) {
+  const Api& a = api();
+  auto compiled = static_cast<ov_compiled_model_t*>(compiled_model);
   std::shared_ptr<Model> result(new Model());
-  result->compiled_ = compiled;
+  result->compiled_ = compiled;  // freed by ~Model from here on
   check(a.ov_compiled_model_inputs_size(compiled, &result->num_inputs_), "inputs_size");
   check(a.ov_compiled_model_outputs_size(compiled, &result->num_outputs_), "outputs_size");
   for (size_t i = 0; i < result->num_inputs_; ++i) {

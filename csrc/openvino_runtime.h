@@ -51,6 +51,12 @@ class Model {
   // Reads the IR at `xml`/`bin` and compiles it for `device` with `properties`.
   static std::shared_ptr<Model> compile(const std::string& xml, const std::string& bin,
                                         const std::string& device, const Properties& properties);
+  // Imports a blob that `export_to` (or OpenVINO's Python export_model) wrote, with
+  // `properties` as the device's settings; throws unless the imported model reports every
+  // one of them with the same value (so a blob never runs with other settings).
+  static std::shared_ptr<Model> import(const std::string& blob, const std::string& device,
+                                       const Properties& properties);
+  void export_to(const std::string& path) const;
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -70,6 +76,7 @@ class Model {
 
  private:
   Model() = default;
+  static std::shared_ptr<Model> adopt(void* compiled_model);  // takes an ov_compiled_model_t*
   struct Request;
   std::unique_ptr<Request> acquire();
   void release(std::unique_ptr<Request> request);

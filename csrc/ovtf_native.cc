@@ -940,6 +940,22 @@ PYBIND11_MODULE(_native, m) {
           },
           py::arg("xml"), py::arg("bin"), py::arg("device"), py::arg("properties"),
           "Read the IR files and compile them for `device` with (key, value) properties.")
+      .def_static(
+          "import_model",
+          [](py::bytes blob, const std::string& device, const ovtf_openvino::Properties& properties) {
+            std::string content = blob;
+            py::gil_scoped_release release;
+            return ovtf_openvino::Model::import(content, device, properties);
+          },
+          py::arg("blob"), py::arg("device"), py::arg("properties"),
+          "Import an exported compiled model; fails unless it reports exactly `properties`.")
+      .def(
+          "export_model",
+          [](const ovtf_openvino::Model& model, const std::string& path) {
+            py::gil_scoped_release release;
+            model.export_to(path);
+          },
+          py::arg("path"), "Write the compiled model to `path` (what import_model reads).")
       .def("run", &run_model, py::arg("inputs"), py::arg("parameter_inputs"), py::arg("outputs"))
       .def("retire", &ovtf_openvino::Model::retire,
            "Kernels stop running it on their fast path (it left ovtf's cache).")

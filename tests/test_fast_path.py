@@ -206,3 +206,52 @@ def test_other_dtypes_and_scalars(dtype):
         np.testing.assert_array_equal(accelerated(x, y).numpy(), want)
     stats = ovtf.stats()
     assert stats["device_executions"] == 3 and stats["fast_path_executions"] == 2, stats
+
+
+def test_a_cluster_loaded_from_the_disk_cache_runs_on_the_fast_path(tmp_path):
+    """With a cache dir, the C API path exports its blob and a later load imports it through
+    the C API (at f32, as compiled: a bf16 import would miss rtol 1e-5 on this matmul)."""
+    rng = np.random.default_rng(3)
+    weight = tf.Variable(rng.standard_normal((64, 64)).astype(np.float32))
+
+    def model(x):
+        return tf.tanh(tf.matmul(x, weight) * 0.1) + tf.reduce_sum(x, axis=1, keepdims=True)
+
+    values = _inputs(4, (2, 64))
+    expected = [_stock(model, value) for value in values]
+    ovtf.set_cache_dir(tmp_path)
+    accelerated = tf.function(model)
+    np.testing.assert_allclose(accelerated(values[0]).numpy(), expected[0], rtol=1e-5, atol=1e-5)
+    assert ovtf.stats()["compiles"] == 1
+    assert len(list(tmp_path.iterdir())) == 1   # one blob, exported through the C API
+    device.clear_cache()   # what a new process starts with: only the disk
+    ovtf.reset_stats()
+    for value, want in zip(values, expected):
+        np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-5)
+    stats = ovtf.stats()
+    assert stats["compiles"] == 0 and stats["disk_cache_hits"] == 1, stats
+    assert stats["device_executions"] == 4 and stats["fast_path_executions"] == 3, stats
+    device.clear_cache()
+
+
+def test_an_imported_blob_that_reports_other_settings_is_refused(tmp_path):
+    """The C API imports without settings (they become the device defaults of the core it
+    imports into): a model that then reports any setting otherwise is never used.
+    NUM_STREAMS=AUTO makes the CPU plugin report PERFORMANCE_HINT THROUGHPUT."""
+    import openvino as ov
+    import openvino.opset13 as opset
+
+    runtime = openvino_backend.native_runtime()
+    assert runtime is not None
+    parameter = opset.parameter([1, 8], np.float32)
+    ov.serialize(ov.Model([opset.relu(parameter)], [parameter]),
+                 str(tmp_path / "m.xml"), str(tmp_path / "m.bin"))
+    settings = [("PERFORMANCE_HINT", "LATENCY"), ("INFERENCE_PRECISION_HINT", "f32")]
+    compiled = runtime.OpenVINOModel.compile(str(tmp_path / "m.xml"), str(tmp_path / "m.bin"),
+                                             "CPU", settings)
+    compiled.export_model(str(tmp_path / "blob"))
+    blob = (tmp_path / "blob").read_bytes()
+    imported = runtime.OpenVINOModel.import_model(blob, "CPU", settings)
+    assert (imported.num_inputs, imported.num_outputs) == (1, 1)
+    with pytest.raises(RuntimeError, match="PERFORMANCE_HINT THROUGHPUT, not LATENCY"):
+        runtime.OpenVINOModel.import_model(blob, "CPU", settings + [("NUM_STREAMS", "AUTO")])

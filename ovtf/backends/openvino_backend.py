@@ -40,7 +40,7 @@ with other work, so medians of interleaved runs; MobileNetV2 unless said otherwi
 * A cluster on a plain device is compiled through OpenVINO's C API (`NativeExecutable`:
   the model serialized to a temporary IR, read and compiled by `_native.OpenVINOModel` with
   the same settings), so that the OVTFCluster kernel can rerun it without Python (the fast
-  path, csrc/ovtf_native.cc). Composite devices, a cache dir, settings that are not plain
+  path, csrc/ovtf_native.cc). Composite devices, settings that are not plain
   strings/numbers and I/O types that differ from TF's use the Python API below; so does
   everything when `libopenvino_c` cannot be loaded.
 * Inputs are wrapped, not copied (`ov.Tensor(array, shared_memory=True)`, read-only TF
@@ -58,7 +58,13 @@ with other work, so medians of interleaved runs; MobileNetV2 unless said otherwi
   (`loaded_from_cache` tells the runtime). Not OpenVINO's CACHE_DIR: OpenVINO 2026.4 imports
   a blob with damaged bytes in its body without noticing and computes wrong numbers; ovtf
   verifies a sha256 first and recompiles a damaged entry. Devices that cannot export
-  (AUTO, MULTI: "Not Implemented") are compiled without a disk cache.
+  (AUTO, MULTI: "Not Implemented") are compiled without a disk cache. A cluster compiled
+  through the C API is exported and imported through it too (its own key, `_native_key`),
+  so a cached cluster also runs on the kernel's fast path. The C API's import takes no
+  settings: the model gets the device defaults of the core it is imported into, so each
+  distinct set of settings has a core of its own with them as defaults, and an imported
+  model that reports any setting otherwise is refused (measured: imported without them, an
+  f32 CPU blob comes back as bf16 on this machine).
   (Measured with OpenVINO's CACHE_DIR, same order for export/import: ResNet50 compile
   0.65-0.71 s -> 0.28-0.30 s load; the first compile pays ~0.4 s more to write the blob.)
 """
@@ -294,26 +300,27 @@ class OpenVINOBackend(Backend):
                 (disk_cache.stable_fingerprint(spec), self.device, sorted(map(str, settings.items())),
                  [tuple(shape) for shape in input_shapes], sorted(constants)),
                 [constants[index] for index in sorted(constants)])
-            compiled = self._import_cached(cache, key, settings, spec)
-            if compiled is not None:
-                return self._executable(compiled, constants, spec, loaded_from_cache=True)
+            cached = self._import_cached(cache, key, settings, spec, constants)
+            if cached is not None:
+                return cached
         try:
             model = import_cluster(spec, input_shapes, constants)
         except ImportFailure as error:
             raise BackendError("import", error) from error
         if self.queries_model:
             self._check_query(spec, model, settings)
-        if cache is None:
-            native = self._compile_native(spec, model, settings, constants)
-            if native is not None:
-                return native
+        native = self._compile_native(spec, model, settings, constants)
+        if native is not None:
+            if cache is not None:
+                self._export(cache, _native_key(key), lambda: _native_blob(native.native_model))
+            return native
         try:
             compiled = core().compile_model(model, self.device, settings)
         except Exception as error:
             raise BackendError("compile", f"cluster {spec.name} on {self.device}: "
                                           f"{device_facts.plugin_reason(error)} ({error})") from error
         if cache is not None:
-            self._export(cache, key, compiled)
+            self._export(cache, key, lambda: compiled.export_model().getvalue())
         return self._executable(compiled, constants, spec, loaded_from_cache=False)
 
     def _check_query(self, spec, model, settings) -> None:
@@ -376,21 +383,27 @@ class OpenVINOBackend(Backend):
 
     _exportable = True   # False once the device said it cannot export compiled models
 
-    def _import_cached(self, cache, key, settings, spec):
-        payload = cache.load(key)
-        if payload is None:
-            return None
-        try:
-            return core().import_model(payload, self.device, settings)
-        except Exception as error:  # intact file, but OpenVINO refuses it: rebuild it
-            logger.warning("ovtf: cluster %s: cached blob %s could not be imported (%s); "
-                           "compiling again", spec.name, cache.path(key), error)
-            cache.discard(key)
-            return None
+    def _import_cached(self, cache, key, settings, spec, constants):
+        """The cluster from the disk cache, or None. A blob that the C API path exported
+        (stored under `_native_key`: its model passed `_exact_types`) is imported through
+        the C API, so that the kernel's fast path runs it; any other through Python."""
+        runtime = native_runtime() if _native_allowed(self.device, settings) else None
+        if runtime is not None:
+            properties = [(name, str(value)) for name, value in settings.items()]
+            model = _load(cache, _native_key(key), spec, lambda blob: runtime.OpenVINOModel.import_model(
+                bytes(blob), self.device, properties))
+            if model is not None:
+                executable = NativeExecutable(model, _parameter_inputs(spec, constants), spec)
+                executable.loaded_from_cache = True
+                return executable
+        compiled = _load(cache, key, spec, lambda blob: core().import_model(blob, self.device, settings))
+        return None if compiled is None else self._executable(compiled, constants, spec, True)
 
-    def _export(self, cache, key, compiled) -> None:
+    def _export(self, cache, key, blob) -> None:
+        """Stores `blob()`, a compiled model's export, under `key`; a device that cannot
+        export is not given the disk cache again."""
         try:
-            payload = compiled.export_model().getvalue()
+            payload = blob()
         except Exception as error:
             self._exportable = False
             logger.info("ovtf: device %s cannot export compiled clusters (%s); not using the "
@@ -515,6 +528,37 @@ def _load_native_runtime():
         return None
     logger.debug("ovtf: OpenVINO C API %s loaded from %s", version, found[0])
     return _native
+
+
+def _load(cache, key, spec, load):
+    """What `load` makes of the blob cached under `key`, or None: absent, or intact (its
+    checksum held) but refused by OpenVINO, which discards it to be rebuilt."""
+    payload = cache.load(key)
+    if payload is None:
+        return None
+    try:
+        return load(payload)
+    except Exception as error:
+        logger.warning("ovtf: cluster %s: cached blob %s could not be imported (%s); "
+                       "compiling again", spec.name, cache.path(key), error)
+        cache.discard(key)
+        return None
+
+
+def _native_blob(model) -> bytes:
+    """A C API model's export (the C API writes it to a file only)."""
+    with tempfile.TemporaryDirectory(prefix="ovtf-export-") as folder:
+        path = f"{folder}/cluster.blob"
+        model.export_model(path)
+        with open(path, "rb") as stream:
+            return stream.read()
+
+
+def _native_key(key: str) -> str:
+    """The disk-cache key of a blob exported through the C API, next to `key` (the same
+    cluster exported through Python): only what the C API path compiled is imported by it."""
+    from ovtf.backends import disk_cache
+    return disk_cache.make_key((key, "openvino C API"))
 
 
 def _parameter_inputs(spec, constants) -> list:
