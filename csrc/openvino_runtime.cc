@@ -182,7 +182,7 @@ const ov_core_t* import_core(const Api& a, const std::string& device, const Prop
 }
 }  // namespace
 
-std::shared_ptr<Model> Model::import(const std::string& blob, const std::string& device,
+std::shared_ptr<Model> Model::import(std::string_view blob, const std::string& device,
                                      const Properties& properties) {
   const Api& a = api();
   const ov_core_t* core = import_core(a, device, properties);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,7 +55,7 @@ class Model {
   // Imports a blob that `export_to` (or OpenVINO's Python export_model) wrote, with
   // `properties` as the device's settings; throws unless the imported model reports every
   // one of them with the same value (so a blob never runs with other settings).
-  static std::shared_ptr<Model> import(const std::string& blob, const std::string& device,
+  static std::shared_ptr<Model> import(std::string_view blob, const std::string& device,
                                        const Properties& properties);
   void export_to(const std::string& path) const;
   ~Model();

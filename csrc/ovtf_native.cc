@@ -34,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -943,7 +944,7 @@ PYBIND11_MODULE(_native, m) {
       .def_static(
           "import_model",
           [](py::bytes blob, const std::string& device, const ovtf_openvino::Properties& properties) {
-            std::string content = blob;
+            std::string_view content = blob;  // no copy: `blob` is referenced for the call
             py::gil_scoped_release release;
             return ovtf_openvino::Model::import(content, device, properties);
           },

@@ -104,12 +104,18 @@ def test_a_baked_value_that_changes_goes_the_python_way():
     assert stats["fast_path_executions"] == 2, stats
 
 
-def test_a_settings_change_disarms_every_kernel():
+def _armed_chain():
+    """(accelerated `_chain`, its input, stock TF's answer), called twice: the kernel armed."""
     accelerated = tf.function(_chain)
     x = _inputs(1, (3, 4))[0]
     want = _stock(_chain, x)
     accelerated(x)
     accelerated(x)
+    return accelerated, x, want
+
+
+def test_a_settings_change_disarms_every_kernel():
+    accelerated, x, want = _armed_chain()
     ovtf.reset_stats()
     ovtf.set_precision("bf16")
     try:
@@ -136,11 +142,7 @@ def test_cost_placement_decides_every_call_itself():
 
 
 def test_a_model_that_left_the_cache_is_not_run_by_the_kernel():
-    accelerated = tf.function(_chain)
-    x = _inputs(1, (3, 4))[0]
-    want = _stock(_chain, x)
-    accelerated(x)
-    accelerated(x)
+    accelerated, x, want = _armed_chain()
     device.clear_cache()
     ovtf.reset_stats()
     np.testing.assert_allclose(accelerated(x).numpy(), want, rtol=1e-5, atol=1e-6)

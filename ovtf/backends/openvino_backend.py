@@ -373,8 +373,8 @@ class OpenVINOBackend(Backend):
             with tempfile.TemporaryDirectory(prefix="ovtf-ir-") as folder:
                 xml, weights = f"{folder}/cluster.xml", f"{folder}/cluster.bin"
                 ov.serialize(model, xml, weights)
-                compiled = runtime.OpenVINOModel.compile(
-                    xml, weights, self.device, [(key, str(value)) for key, value in settings.items()])
+                compiled = runtime.OpenVINOModel.compile(xml, weights, self.device,
+                                                         _native_properties(settings))
         except Exception as error:
             logger.debug("ovtf: cluster %s: compiling through OpenVINO's C API failed (%s); "
                          "using the Python API", spec.name, error)
@@ -389,9 +389,8 @@ class OpenVINOBackend(Backend):
         the C API, so that the kernel's fast path runs it; any other through Python."""
         runtime = native_runtime() if _native_allowed(self.device, settings) else None
         if runtime is not None:
-            properties = [(name, str(value)) for name, value in settings.items()]
             model = _load(cache, _native_key(key), spec, lambda blob: runtime.OpenVINOModel.import_model(
-                bytes(blob), self.device, properties))
+                blob, self.device, _native_properties(settings)))
             if model is not None:
                 executable = NativeExecutable(model, _parameter_inputs(spec, constants), spec)
                 executable.loaded_from_cache = True
@@ -575,6 +574,11 @@ def _native_allowed(device: str, settings: dict) -> bool:
     # at most 6 settings: csrc/openvino_runtime.cc passes them to compile as C varargs
     return len(settings) <= 6 and all(isinstance(value, (str, int)) and not isinstance(value, bool)
                                       for value in settings.values())
+
+
+def _native_properties(settings: dict) -> list:
+    """`settings` as the C API takes them: (key, value) strings."""
+    return [(key, str(value)) for key, value in settings.items()]
 
 
 def _exact_types(spec, model, constants) -> bool:
