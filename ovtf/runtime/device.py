@@ -59,6 +59,11 @@ Weights (inputs marked `is_variable`)
     tens of microseconds on ResNet50); a difference recompiles with the new weights.
     A cluster whose weights changed `WEIGHT_CHANGES_BEFORE_PARAMETERS` times (a training
     loop) switches to weights-as-parameters: one compilation, weights fed each call.
+
+Scalars never baked into a StridedSlice
+    A rank-0 weight or compile-time input that a StridedSlice reads as its data (`v[None]`
+    of a scalar variable) stays a Parameter: OpenVINO folds that slice of a constant wrong
+    (`scalar_slice_inputs`).
 """
 
 from __future__ import annotations
@@ -180,13 +185,15 @@ class DeviceCluster:
     def __init__(self, spec):
         self.spec = spec
         self.backend_name = spec.backend or config.settings.backend
-        self.variable_inputs = tuple(spec.variable_inputs)
+        # Inputs that must stay Parameters (see "Scalars never baked into a StridedSlice")
+        unbakeable = scalar_slice_inputs(spec)
+        self.variable_inputs = tuple(i for i in spec.variable_inputs if i not in unbakeable)
         self.dynamic_allowed = False
         try:
             self._backend = backends.get(self.backend_name)
             support = self._backend.operator_support()
             self.compile_time_inputs = tuple(sorted(support.compile_time_inputs(spec)
-                                                    - set(self.variable_inputs)))
+                                                    - set(spec.variable_inputs) - unbakeable))
             self.dynamic_allowed = bool(support.allows_dynamic_shapes())
         except Exception as error:  # fails at the first call, with a clear stage
             self._backend = BackendError("compile", error)
@@ -415,6 +422,30 @@ class DeviceCluster:
             with _cache_lock:
                 _inflight.pop(key, None)
             event.set()
+
+
+def scalar_slice_inputs(spec) -> frozenset:
+    """Cluster inputs that may be rank 0 (or of unknown rank) and are read as the data input
+    of a StridedSlice (directly or through Identity): such an input is never baked in.
+
+    OpenVINO's constant folding of a StridedSlice over a rank-0 constant (`v[None]` of a
+    scalar variable) reads past the scalar: garbage (int32), 0.0 (float), different on every
+    compile, measured on OpenVINO 2026.4 with opset13.strided_slice alone. A Parameter of
+    the same value is sliced right, so these inputs are fed at every call (a scalar: no cost).
+    """
+    nodes = {node.name: node for node in spec.graph_def.node}
+    index_of = {tensor.name: index for index, tensor in enumerate(spec.inputs)}
+    found = set()
+    for node in spec.graph_def.node:
+        if node.op != "StridedSlice" or not node.input:
+            continue
+        name = node.input[0].split(":")[0]
+        while name in nodes and nodes[name].op == "Identity" and nodes[name].input:
+            name = nodes[name].input[0].split(":")[0]
+        index = index_of.get(name)
+        if index is not None and spec.inputs[index].shape in (None, ()):
+            found.add(index)
+    return frozenset(found)
 
 
 def _retire(entry) -> None:
