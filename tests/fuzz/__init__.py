@@ -1,0 +1,1 @@
+"""Random-program differential testing of ovtf against stock TensorFlow (see runner.py)."""
