@@ -36,7 +36,13 @@ Decisions:
   the same frame and the same branch decisions (reason FRAME), so a cluster runs exactly
   when and as often as each of its members did.
 * Static inputs must be computable inside the cluster (see clustering.py); Consts are copied
-  into every cluster that reads them.
+  into every cluster that reads them, except preserved ones (a Session may feed any Const:
+  TF's gradient checker does), which clusters read as inputs, so a fed value is used.
+* Loops: a cluster may not both feed a loop and read its result (`graph.cycle_graph`).
+* Every rewrite is checked before it is handed back (`encapsulate.validate`: each input
+  resolves, no cluster waits for itself); one that fails is discarded with a warning and
+  the graph counted as left alone, reason INVALID_REWRITE ("invalid_rewrite" in
+  `ovtf.stats()["left_alone_reasons"]`), never as clusters that would silently not run.
 * A graph that already contains an OVTFCluster or an ovtf fallback node is left alone (the
   optimizer runs twice per graph), as is a graph whose structure we don't understand
   (dangling inputs, duplicate names, cycles other than loop back edges).
@@ -52,7 +58,8 @@ from ovtf import ocm
 from ovtf.config import DEFAULT_MIN_CLUSTER_SIZE
 from ovtf.partitioner import clustering, encapsulate
 from ovtf.partitioner import report as report_module
-from ovtf.partitioner.graph import GraphView, control_flow_contexts, is_compute, parse_input
+from ovtf.partitioner.graph import (GraphView, control_flow_contexts, cycle_graph, is_compute,
+                                    parse_input)
 from ovtf.partitioner.report import ClusterInfo, NodePlacement, PlacementReport
 from ovtf import spec
 
@@ -88,7 +95,16 @@ def rewrite(graph_def, fetch, preserve, *, support, disabled_ops=frozenset(),
     if not plan.built:
         return RewriteResult(None, plan.report)
     view, built, keep, report = plan.view, plan.built, plan.keep, plan.report
-    return RewriteResult(encapsulate.rewrite_graph(view, built, keep), report)
+    rewritten = encapsulate.rewrite_graph(view, built, keep)
+    problem = encapsulate.validate(rewritten)
+    if problem:
+        # TF would throw such a rewrite away (and run the graph stock) while the clusters
+        # were counted: hand nothing back and count the graph as left alone, saying why.
+        logger.warning("ovtf: discarding an invalid rewrite, the graph stays in TensorFlow: %s",
+                       problem)
+        return RewriteResult(None, report_module.unplanned(
+            graph_def, report_module.INVALID_REWRITE, problem))
+    return RewriteResult(rewritten, report)
 
 
 def explain(graph_def, fetch=(), preserve=(), *, support, disabled_ops=frozenset(),
@@ -134,6 +150,11 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
     keep = fetched | pinned
     marks = ocm.mark(graph_def, support, pinned, frozenset(disabled_ops))
     contexts = control_flow_contexts(view, order)
+    cycle = cycle_graph(view, order, contexts)
+    if cycle is None:
+        logger.warning("ovtf: leaving a graph unchanged: a loop's output feeds that loop again")
+        return _Plan(None, [], set(), report_module.unplanned(
+            graph_def, report_module.NOT_UNDERSTOOD, "a loop's output feeds that loop again"))
 
     candidates, static_inputs = set(), {}
     for name in order:
@@ -148,7 +169,8 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
                                           if -count <= i < count})
     partition = clustering.form_clusters(view, order, contexts, candidates, static_inputs,
                                          min_cluster_size,
-                                         bool(support.bakes_outside_integers()))
+                                         bool(support.bakes_outside_integers()),
+                                         cycle=cycle, pinned=pinned)
 
     taken = set(view.nodes)
     built, node_reasons, node_details = [], dict(partition.node_reasons), {}

@@ -7,12 +7,15 @@ Rules (each non-merged edge between two marked nodes records why, for the report
           (see `graph.control_flow_contexts`); merging them would change how often, or
           whether, a member runs.
 * DEVICE  the two ends have different TensorFlow device strings.
-* CYCLE   contracting the edge would create a cycle through a node left in TensorFlow.
+* CYCLE   contracting the edge would create a cycle through a node left in TensorFlow, in
+          the graph `graph.cycle_graph` builds: loops are seen as a whole from outside, so a
+          value that goes through a loop (back edge included) and comes back counts.
 * Const nodes are never contracted: each cluster gets its own copy of every Const it reads
-  (weights frozen as constants become constants of the compiled model).
+  (weights frozen as constants become constants of the compiled model), except a pinned
+  Const (`pinned`: preserved, e.g. fed by a Session), which is an input from outside.
 * STATIC_INPUT: an input the device needs as a value when compiling (an entry's
   `static_inputs`: shapes, axes, paddings, permutations, sizes) must be computable inside
-  the cluster: a Const, or a member computed only from Consts and shape queries
+  the cluster: an unpinned Const, or a member computed only from Consts and shape queries
   (Shape/ShapeN/Size/Rank) of tensors -- or, when the backend bakes them
   (`bakes_outside_integers`), an integer/bool tensor straight from outside the cluster,
   which the runtime compiles once per value (a fed `tf.pad` paddings, NMS's max size). A node whose static input is not is taken out of the
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from tensorflow.core.framework import types_pb2
 
 from ovtf.partitioner.cycles import GraphCycles
-from ovtf.partitioner.graph import SHAPE_OPS, is_compute
+from ovtf.partitioner.graph import SHAPE_OPS, cycle_graph, is_compute
 
 logger = logging.getLogger("ovtf")
 
@@ -50,14 +53,21 @@ class Partition:
 
 
 def form_clusters(view, order, contexts, candidates: set, static_inputs: dict,
-                  min_cluster_size: int, bake_outside_integers: bool = False) -> Partition:
-    """`candidates`: marked non-Const nodes. `static_inputs`: name -> [input indices]."""
+                  min_cluster_size: int, bake_outside_integers: bool = False,
+                  cycle=None, pinned=frozenset()) -> Partition:
+    """`candidates`: marked non-Const nodes. `static_inputs`: name -> [input indices].
+    `cycle`: `graph.cycle_graph(view, order, contexts)` (built here when None; the caller
+    checks it is not None). `pinned`: Consts whose value may be fed (not known when
+    compiling)."""
     candidates = set(candidates)
+    if cycle is None:
+        cycle = cycle_graph(view, order, contexts)
     node_reasons = {}
     while True:
-        clusters, edge_reasons = _contract(view, order, contexts, candidates, static_inputs)
+        clusters, edge_reasons = _contract(view, order, contexts, candidates, static_inputs,
+                                           cycle)
         rejected = _static_input_violations(view, clusters, static_inputs,
-                                            bake_outside_integers)
+                                            bake_outside_integers, pinned)
         if not rejected:
             break
         for name in rejected:
@@ -78,14 +88,15 @@ def form_clusters(view, order, contexts, candidates: set, static_inputs: dict,
     return Partition(kept, node_reasons, edge_reasons, sorted(small, reverse=True))
 
 
-def _contract(view, order, contexts, candidates, static_inputs):
-    index = {name: i for i, name in enumerate(order)}
-    cycles = GraphCycles(len(order))
-    for name in order:
-        for src in view.predecessors(name):
-            cycles.add_edge(index[src], index[name])
+def _contract(view, order, contexts, candidates, static_inputs, cycle):
+    nodes, predecessors = cycle
+    index = {node: i for i, node in enumerate(nodes)}
+    cycles = GraphCycles(len(nodes))
+    for node in nodes:
+        for src in predecessors[node]:
+            cycles.add_edge(index[src], index[node])
 
-    parent = list(range(len(order)))
+    parent = list(range(len(nodes)))
 
     def find(i):
         while parent[i] != i:
@@ -144,7 +155,8 @@ _BAKED_DTYPES = frozenset({types_pb2.DT_INT8, types_pb2.DT_INT16, types_pb2.DT_I
                            types_pb2.DT_UINT32, types_pb2.DT_UINT64, types_pb2.DT_BOOL})
 
 
-def _static_input_violations(view, clusters, static_inputs, bake_outside_integers) -> list:
+def _static_input_violations(view, clusters, static_inputs, bake_outside_integers,
+                             pinned=frozenset()) -> list:
     rejected = []
     for members in clusters:
         inside = set(members)
@@ -154,28 +166,32 @@ def _static_input_violations(view, clusters, static_inputs, bake_outside_integer
             for position in static_inputs.get(name, ()):
                 src, port = data[position]
                 if (bake_outside_integers and src not in inside
-                        and view.nodes[src].op != "Const"
+                        and (view.nodes[src].op != "Const" or src in pinned)
                         and view.dtype_of(src, port) in _BAKED_DTYPES):
                     continue
-                if not _is_static(view, src, inside, memo):
+                if not _is_static(view, src, inside, memo, pinned):
                     rejected.append(name)
                     break
     return rejected
 
 
-def _is_static(view, name, inside, memo) -> bool:
-    """Is this node's value known when the cluster is compiled for concrete input shapes?"""
+def _is_static(view, name, inside, memo, pinned=frozenset()) -> bool:
+    """Is this node's value known when the cluster is compiled for concrete input shapes?
+    (A pinned Const is not: a Session may feed it another value.)"""
     if name in memo:
         return memo[name]
     memo[name] = False  # guards against revisiting while in progress
     node = view.nodes[name]
-    if node.op == "Const":
+    if node.op == "Const" and name not in pinned:
         result = True
+    elif node.op == "Const":
+        result = False
     elif name not in inside:
         result = False
     elif node.op in SHAPE_OPS:
         result = True
     else:
-        result = all(_is_static(view, src, inside, memo) for src, _ in view.data_inputs[name])
+        result = all(_is_static(view, src, inside, memo, pinned)
+                     for src, _ in view.data_inputs[name])
     memo[name] = result
     return result

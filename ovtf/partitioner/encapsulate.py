@@ -13,8 +13,15 @@ cleared: inside the cluster nothing else runs), and `ovtf_ret_<j>` Identity node
 Control edges: control inputs of members (and of the copied Consts, e.g. a loop-frame pivot)
 coming from outside become control inputs of the cluster node; control edges between
 members are dropped (the cluster runs them together); control edges out of members are
-rewired to the cluster node. Consts copied into clusters are removed from the outer graph
-once nothing outside reads them.
+rewired to the cluster node. A control input on a Const (TF's optimizer turns `beta * x` in a
+loop body into `x` plus `^beta`) becomes that Const's own control inputs: a Const runs as soon
+as they have, so waiting for them is the same. Consts copied into clusters are removed from
+the outer graph once no node left in it names them; a pinned Const (`keep`: preserved, e.g.
+fed by a Session) is never copied: the cluster reads it as an input, so a fed value arrives.
+
+`validate(graph_def)` checks a rewritten graph before it is handed back: every data and
+control input names an existing node (and an existing output of it), and no cluster waits
+for itself across a loop (`graph.cycle_graph`).
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ def build_cluster(view, members: list, name: str, keep: set, backend: str = "") 
         for src, port in view.data_inputs[member]:
             if src in inside:
                 continue
-            if view.nodes[src].op == "Const":
+            if view.nodes[src].op == "Const" and src not in keep:
                 if src not in consts:
                     consts.append(src)
                 continue
@@ -74,7 +81,7 @@ def build_cluster(view, members: list, name: str, keep: set, backend: str = "") 
                 input_index[(src, port)] = len(inputs)
                 inputs.append((src, port))
     for node_name in members + consts:
-        for src in view.control_inputs[node_name]:
+        for src in _control_sources(view, node_name, keep):
             if src not in inside and src not in control:
                 control.append(src)
     outputs = []
@@ -135,6 +142,22 @@ def build_cluster(view, members: list, name: str, keep: set, backend: str = "") 
     return BuiltCluster(name, members, inputs, outputs, control, consts, node, signature)
 
 
+def _control_sources(view, name: str, keep: set) -> list:
+    """The control inputs of `name`, each unpinned Const among them replaced by its own
+    control inputs (transitively): the Const itself may leave the outer graph."""
+    result, todo, seen = [], list(view.control_inputs[name]), set()
+    while todo:
+        src = todo.pop(0)
+        if src in seen:
+            continue
+        seen.add(src)
+        if view.nodes[src].op == "Const" and src not in keep:
+            todo.extend(view.control_inputs[src])
+        else:
+            result.append(src)
+    return result
+
+
 def rewrite_graph(view, built: list, keep: set):
     """The outer GraphDef with every built cluster in place of its members."""
     owner = {}     # member -> BuiltCluster
@@ -145,19 +168,8 @@ def rewrite_graph(view, built: list, keep: set):
         for k, (member, port) in enumerate(cluster.outputs):
             out_index[(member, port)] = (cluster.name, k)
 
-    # Consts copied into clusters leave the outer graph once nothing outside reads them.
-    copied = {c for cluster in built for c in cluster.consts}
-    removable = set()
-    for const in copied:
-        if const in keep:
-            continue
-        readers = [dst for dst, _, _ in view.data_consumers[const]] + view.control_consumers[const]
-        if all(dst in owner for dst in readers):
-            removable.add(const)
-
-    result = graph_pb2.GraphDef()
-    result.versions.CopyFrom(view.graph_def.versions)
-    result.library.CopyFrom(view.graph_def.library)
+    copied = {c for cluster in built for c in cluster.consts} - set(keep)
+    nodes = []     # the outer graph's nodes, in the original order
     emitted = set()
     for original in view.graph_def.node:
         name = original.name
@@ -165,14 +177,62 @@ def rewrite_graph(view, built: list, keep: set):
             cluster = owner[name]
             if cluster.name not in emitted:
                 emitted.add(cluster.name)
-                result.node.append(_remap_inputs(cluster.node, owner, out_index, cluster.name))
+                nodes.append(_remap_inputs(cluster.node, owner, out_index, cluster.name))
             if name in keep:
-                result.node.append(_fetched_alias(view, original, out_index))
+                nodes.append(_fetched_alias(view, original, out_index))
             continue
-        if name in removable:
+        nodes.append(_remap_inputs(original, owner, out_index, None))
+
+    # Consts copied into clusters leave the outer graph once no node that stays names them
+    # (a Const kept for one reader may name another one, hence the walk).
+    by_name = {node.name: node for node in nodes}
+    needed, todo = set(), [node.name for node in nodes if node.name not in copied]
+    while todo:
+        name = todo.pop()
+        if name in needed:
             continue
-        result.node.append(_remap_inputs(original, owner, out_index, None))
+        needed.add(name)
+        for text in by_name[name].input:
+            src = parse_input(text)[0]
+            if src in copied and src not in needed:
+                todo.append(src)
+
+    result = graph_pb2.GraphDef()
+    result.versions.CopyFrom(view.graph_def.versions)
+    result.library.CopyFrom(view.graph_def.library)
+    result.node.extend(node for node in nodes if node.name in needed)
     return result
+
+
+def validate(graph_def):
+    """None when TensorFlow can take `graph_def` as a rewrite, else what is wrong: a duplicate
+    name, an input naming no node or an output port the node lacks, a cycle (loops seen as a
+    whole from outside, `graph.cycle_graph`)."""
+    from ovtf.partitioner.graph import GraphView, control_flow_contexts, cycle_graph
+
+    try:
+        view = GraphView(graph_def)
+    except ValueError as error:
+        return str(error)
+    for node in graph_def.node:
+        for src, port in view.data_inputs[node.name]:
+            count = _output_count(view, src)
+            if count is not None and port >= count:
+                return f"node {node.name!r} reads output {port} of {src!r}, which has {count}"
+    order = view.topological_order()
+    if order is None:
+        return "a cycle that is not a loop"
+    if cycle_graph(view, order, control_flow_contexts(view, order)) is None:
+        return "a cluster waits for itself through a loop"
+    return None
+
+
+def _output_count(view, name: str):
+    node = view.nodes[name]
+    if node.op == spec.CLUSTER_OP:
+        return len(node.attr["Tout"].list.type)
+    dtypes = view.output_dtypes(name)
+    return None if dtypes is None else len(dtypes)
 
 
 def _fetched_alias(view, member, out_index):

@@ -3,8 +3,13 @@ and the control-flow context (frame and branch predicates) of every node.
 
 Tensors are `(node_name, output_port)` pairs throughout the partitioner; control edges are
 kept apart from data edges. TensorFlow's lowered loops have one kind of back edge
-(NextIteration -> Merge); it is left out of the topological order and of cycle checks: a
-value crossing it belongs to the next iteration, so it can never deadlock a cluster.
+(NextIteration -> Merge); it is left out of the topological order. Inside the loop's own
+frame a value crossing it belongs to the next iteration, so it cannot deadlock a cluster of
+that frame; but seen from outside the loop it is a real path: a cluster that feeds a loop
+and reads its result waits for itself (a value fed in goes round the back edge to the
+Exits). `cycle_graph` is therefore what clustering checks for cycles: the graph without back
+edges plus, for every loop, a node standing for the loop as a whole, reached from each of its
+Enters and reaching each of its Exits.
 """
 
 from __future__ import annotations
@@ -78,7 +83,8 @@ class GraphView:
             self.control_inputs[node.name] = control
 
     def predecessors(self, name: str):
-        """Data and control producers, without NextIteration back edges."""
+        """Data and control producers, without NextIteration back edges (see `cycle_graph`
+        for the edges that stand in for them)."""
         node = self.nodes[name]
         for src, _ in self.data_inputs[name]:
             if not (node.op in ("Merge", "RefMerge") and self.nodes[src].op in
@@ -192,6 +198,62 @@ class GraphView:
                 continue
             return False
         return False
+
+
+# --- cycle checks across loops -------------------------------------------------------------
+
+_ENTER_OPS = ("Enter", "RefEnter")
+_EXIT_OPS = ("Exit", "RefExit")
+
+
+def cycle_graph(view: GraphView, order: list, contexts: dict):
+    """The graph cluster contraction must keep acyclic: `(nodes, predecessors)`, `nodes` in a
+    topological order (node names and one `("loop", frame)` token per while loop, where
+    `frame` is the loop's frame tuple from `control_flow_contexts`), or None when that graph
+    has a cycle (a graph we do not understand).
+
+    Every data and control edge except the NextIteration -> Merge back edges, plus
+    Enter(F) -> ("loop", F) -> Exit(F) for every loop F (nested loops included, each its own
+    token). Why each Enter reaches each Exit: a value fed in through any Enter can go round
+    the back edge and reach any Exit in a later iteration, and TensorFlow's executor does not
+    finish a frame's first iteration before all its Enters have fired, so a loop running more
+    than `parallel_iterations` times waits for every Enter before it delivers its Exits.
+    Paths through the loop body need no extra edges: nodes in a frame only cluster with
+    nodes of the same frame, and a value going round that frame's back edge belongs to the
+    next iteration, a later run of the cluster.
+    """
+    preds = {name: list(view.predecessors(name)) for name in order}
+    loops = {}
+    for name in order:
+        op = view.nodes[name].op
+        if op in _ENTER_OPS:
+            loops.setdefault(("loop", contexts[name][0]), []).append(name)
+        elif op in _EXIT_OPS and view.data_inputs[name]:
+            token = ("loop", contexts[view.data_inputs[name][0][0]][0])
+            preds[name].append(token)
+            loops.setdefault(token, [])
+    for token, enters in loops.items():
+        preds[token] = enters
+    successors = defaultdict(list)
+    indegree = {}
+    for node, sources in preds.items():
+        indegree[node] = len(sources)
+        for src in sources:
+            successors[src].append(node)
+    # Kahn's order, stable with respect to `order` (tokens come right after their last Enter)
+    ready = [node for node in list(order) + list(loops) if indegree[node] == 0]
+    ready.reverse()
+    result = []
+    while ready:
+        node = ready.pop()
+        result.append(node)
+        for dst in reversed(successors[node]):
+            indegree[dst] -= 1
+            if indegree[dst] == 0:
+                ready.append(dst)
+    if len(result) != len(preds):
+        return None
+    return result, preds
 
 
 # --- control-flow contexts -----------------------------------------------------------------

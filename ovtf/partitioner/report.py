@@ -84,7 +84,7 @@ class PlacementReport:
             return (f"{text}, {noun} of {_sizes(self.small_clusters)} below minimum size "
                     f"{self.min_cluster_size}: left in TensorFlow")
         if self.left_alone_reason in (DISABLED, ALREADY_REWRITTEN, NOT_UNDERSTOOD, TRAINING,
-                                      REFUSED):
+                                      REFUSED, INVALID_REWRITE):
             text = f"{self.ops_total} ops"  # not planned: nothing was marked
         detail = f": {self.left_alone_detail}" if self.left_alone_detail else ""
         return f"{text}: left in TensorFlow ({self.left_alone_reason or NOTHING_SUPPORTED}{detail})"
@@ -171,6 +171,9 @@ NO_CLUSTER = "no cluster could be formed"  # supported ops, but each was taken o
 # unless ovtf.enable_training_graphs() / OVTF_TRAINING_GRAPHS=1.
 TRAINING = "training graph"
 REFUSED = "refused by the backend"         # the support's judge_graph refused the whole graph
+# The rewrite failed `encapsulate.validate` (an input that does not resolve, a cluster that
+# waits for itself): discarded, TF runs the graph as it is. A bug in ovtf if it ever shows.
+INVALID_REWRITE = "invalid rewrite"
 
 
 def below_minimum(min_cluster_size) -> str:
@@ -180,7 +183,7 @@ def below_minimum(min_cluster_size) -> str:
 _REASON_KEYS = {NOTHING_SUPPORTED: "nothing_supported", DISABLED: "disabled",
                 ALREADY_REWRITTEN: "already_rewritten", NOT_UNDERSTOOD: "not_understood",
                 NO_CLUSTER: "no_cluster", TRAINING: "training_graph",
-                REFUSED: "refused_by_backend"}
+                REFUSED: "refused_by_backend", INVALID_REWRITE: "invalid_rewrite"}
 
 
 def reason_key(reason: str) -> str:
