@@ -9,13 +9,8 @@ into `x` plus a control dependency on the constant). Then, with a hand-written s
 (every op but Lgamma) and minimum cluster size 1:
 
 * the rewrite resolves: every data and control input names an existing node;
-* no cluster reaches itself (`_self_reaching_clusters`): following every data and control
-  edge, back edges included, except a back edge of the cluster's own loop or an enclosing
-  one (that value belongs to a later iteration, a later call of the cluster). A loop is also
-  taken as a whole from outside (every Enter of a frame reaches every Exit of it): a frame's
-  first iteration is not finished until all its Enters have fired, so a cluster that feeds a
-  loop and reads its result waits for itself once the loop runs more than
-  `parallel_iterations` times;
+* no cluster reaches itself (`graphs/loops.py`: back edges included, except those of the
+  cluster's own loop or an enclosing one, which lead to a later iteration);
 * the clusters inlined again (tests/graphs/simulate.py) compute the stock answers.
 
 A few programs (the repro of issue 18 item 1 among them) also run end to end through the real
@@ -24,6 +19,7 @@ ovtf (OpenVINO, fallback off) in a Session, compared with stock TF.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -33,11 +29,11 @@ import tensorflow as tf
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import ovtf
-from ovtf import hook, partitioner, spec
-from ovtf.partitioner.graph import GraphView, parse_input
+from ovtf import partitioner, spec
+from ovtf.partitioner.graph import GraphView
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graphs import simulate  # noqa: E402
+from graphs import capture, loops, simulate  # noqa: E402
 from graphs.mock_support import MockSupport  # noqa: E402
 
 SUPPORT = MockSupport(unsupported=("Lgamma",))
@@ -137,38 +133,30 @@ def _run_program(program, enabled=None, seed=0):
     to ovtf. -> (answers, [(graph_def, fetch, preserve)], fetched tensor names, feeds by
     tensor name); for a tf.function program, the names in `_as_session_graph(graph_def)`."""
     steps, fetch_ids, feed = program
-    captured = []
-
-    def capture(graph_def, fetch, preserve):
-        captured.append((graph_def, list(fetch), list(preserve)))
-        return None  # leave the graph to TF
-
     x_value, fed_value = _values(seed)
     (ovtf.disable if enabled is False else ovtf.enable)()
-    rewriter = capture if enabled is None else None
-    if feed is None:
-        @tf.function
-        def function(x):
-            vals, _ = _build(steps, x)
-            return [vals[i] for i in fetch_ids]
+    with (capture.captured() if enabled is None else contextlib.nullcontext([])) as graphs:
+        if feed is None:
+            @tf.function
+            def function(x):
+                vals, _ = _build(steps, x)
+                return [vals[i] for i in fetch_ids]
 
-        with hook.override(graph_rewriter=rewriter):
             answers = [t.numpy() for t in function(tf.constant(x_value))]
-        return answers, captured, [f"ovtf_ret_{i}:0" for i in range(len(fetch_ids))], \
-            {"x:0": x_value}
-    graph = tf.Graph()
-    with graph.as_default():
-        vals, consts = _build(steps)
-        fed = _feed_tensor(vals, consts, feed)
-        feeds = {vals[0]: x_value}
-        fetches = [vals[i] for i in fetch_ids]
-        if fed is not None and all(fed is not t for t in fetches):
-            feeds[fed] = fed_value
-        with hook.override(graph_rewriter=rewriter), \
-                tf.compat.v1.Session(graph=graph) as session:
-            answers = session.run(fetches, feeds)
-    return (answers, captured, [t.name for t in fetches],
-            {t.name: value for t, value in feeds.items()})
+            return answers, graphs, [f"ovtf_ret_{i}:0" for i in range(len(fetch_ids))], \
+                {"x:0": x_value}
+        graph = tf.Graph()
+        with graph.as_default():
+            vals, consts = _build(steps)
+            fed = _feed_tensor(vals, consts, feed)
+            feeds = {vals[0]: x_value}
+            fetches = [vals[i] for i in fetch_ids]
+            if fed is not None and all(fed is not t for t in fetches):
+                feeds[fed] = fed_value
+            with tf.compat.v1.Session(graph=graph) as session:
+                answers = session.run(fetches, feeds)
+        return (answers, graphs, [t.name for t in fetches],
+                {t.name: value for t, value in feeds.items()})
 
 
 def _as_session_graph(graph_def):
@@ -197,80 +185,16 @@ def _as_session_graph(graph_def):
 
 # --- the invariants ----------------------------------------------------------------------------
 
-def _frames(graph_def) -> dict:
-    """name -> tuple of enclosing loop frame names (an independent, simple computation)."""
-    nodes = {node.name: node for node in graph_def.node}
-    memo = {}
-
-    def frame(name):
-        if name in memo:
-            return memo[name]
-        memo[name] = ()  # a back edge reached again: overwritten by the real answer below
-        node = nodes[name]
-        sources = [parse_input(t)[0] for t in node.input]
-        if node.op in ("Merge", "RefMerge"):
-            sources = [s for s in sources if nodes[s].op not in ("NextIteration", "RefNextIteration")]
-        parent = frame(sources[0]) if sources else ()
-        if node.op in ("Enter", "RefEnter"):
-            result = parent + (node.attr["frame_name"].s.decode(),)
-        elif node.op in ("Exit", "RefExit"):
-            result = parent[:-1]
-        else:
-            result = parent
-        memo[name] = result
-        return result
-
-    return {name: frame(name) for name in nodes}
-
-
-def _self_reaching_clusters(graph_def) -> list:
-    """Cluster nodes that can reach themselves within one iteration of their own frame."""
-    nodes = {node.name: node for node in graph_def.node}
-    frames = _frames(graph_def)
-    successors = {name: set() for name in nodes}
-    for node in graph_def.node:
-        for text in node.input:
-            successors[parse_input(text)[0]].add(node.name)
-    enters, exits = {}, {}
-    for node in graph_def.node:
-        if node.op in ("Enter", "RefEnter"):
-            enters.setdefault(frames[node.name], []).append(node.name)
-        elif node.op in ("Exit", "RefExit"):
-            exits.setdefault(frames[parse_input(node.input[0])[0]], []).append(node.name)
-    for frame, names in enters.items():
-        for enter in names:
-            successors[enter].update(exits.get(frame, ()))
-    bad = []
-    for cluster in (n.name for n in graph_def.node if n.op == spec.CLUSTER_OP):
-        own = frames[cluster]
-        stack, seen = [cluster], {cluster}
-        while stack:
-            name = stack.pop()
-            for nxt in successors[name]:
-                if (nodes[name].op in ("NextIteration", "RefNextIteration")
-                        and own[:len(frames[name])] == frames[name]):
-                    continue  # the next iteration of this cluster's loop (or an enclosing one)
-                if nxt == cluster:
-                    bad.append(cluster)
-                    stack = []
-                    break
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-    return bad
-
-
 def _check_program(program):
     answers, captured, fetch_names, feeds = _run_program(program)
     # the program's own graph (a Session's has its Placeholder x, a function's its _Arg x)
-    graph_def, fetch, preserve = next((g, f, p) for g, f, p in captured
-                                      if any(n.name == "x" for n in g.node))
+    graph_def, fetch, preserve = capture.graph_with(captured, "x")
     result = partitioner.rewrite(graph_def, fetch, preserve, support=SUPPORT, min_cluster_size=1)
     if result.graph_def is None:
         return result
     GraphView(result.graph_def)   # every data and control input resolves (else ValueError)
-    assert not _self_reaching_clusters(result.graph_def), \
-        f"clusters reach themselves: {_self_reaching_clusters(result.graph_def)}"
+    bad = loops.self_reaching_clusters(result.graph_def)
+    assert not bad, f"clusters reach themselves: {bad}"
     for cluster in result.report.clusters:
         assert len({result.report.placement[m].op for m in cluster.members} & {"Lgamma"}) == 0
     inlined = simulate.inline_clusters(result.graph_def)
