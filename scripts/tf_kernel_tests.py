@@ -108,19 +108,17 @@ def worker(args) -> None:
     sys.path.insert(0, args.tests_dir)
     run, skip = read_manifest(args.manifest)
     module = __import__(args.worker)
+    # Test classes by the name the module gives them: `BiasAddTest = bias_op_base.
+    # BiasAddTestBase` is "BiasAddTest" in the manifest.
     tests = []
-
-    def flatten(suite):
-        for item in suite:
-            if isinstance(item, unittest.TestSuite):
-                flatten(item)
-            else:
-                tests.append(item)
-
-    flatten(unittest.TestLoader().loadTestsFromModule(module))
+    loader = unittest.TestLoader()
+    for class_name in dir(module):
+        case = getattr(module, class_name)
+        if isinstance(case, type) and issubclass(case, unittest.TestCase):
+            tests.extend((class_name, test) for test in loader.loadTestsFromTestCase(case))
     with open(args.results, "a", encoding="utf-8") as out:
-        for test in tests:
-            test_id = f"{args.worker}.{type(test).__name__}.{test._testMethodName}"
+        for class_name, test in tests:
+            test_id = f"{args.worker}.{class_name}.{test._testMethodName}"
             if test_id in done or not chosen(test_id, run, skip):
                 continue
             done.add(test_id)
