@@ -130,8 +130,7 @@ def worker(args) -> None:
             device = (stats()["device_executions"] - before) if stats else 0
             if result.errors or result.failures:
                 kind = ERROR if result.errors else FAIL
-                text = (result.errors or result.failures)[0][1].strip().splitlines()
-                detail = text[-1][:300] if text else ""
+                detail = _error_line((result.errors or result.failures)[0][1])
             elif result.skipped:
                 kind, detail = SKIP, result.skipped[0][1][:200]
             else:
@@ -139,6 +138,16 @@ def worker(args) -> None:
             out.write(json.dumps({"id": test_id, "event": "end", "outcome": kind,
                                   "device_runs": device, "detail": detail}) + "\n")
             out.flush()
+
+
+def _error_line(traceback_text: str) -> str:
+    """The exception's own line of a traceback (TF's messages end with node names)."""
+    lines = traceback_text.strip().splitlines()
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception", "Exit")) and " " not in head.strip():
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else ""
 
 
 # --- the driver ---------------------------------------------------------------------------
