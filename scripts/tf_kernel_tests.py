@@ -143,10 +143,10 @@ def worker(args) -> None:
 def _error_line(traceback_text: str) -> str:
     """The exception's own line of a traceback (TF's messages end with node names)."""
     lines = traceback_text.strip().splitlines()
-    for line in reversed(lines):
-        head = line.split(":", 1)[0]
+    for i in range(len(lines) - 1, -1, -1):
+        head = lines[i].split(":", 1)[0]
         if head.endswith(("Error", "Exception", "Exit")) and " " not in head.strip():
-            return line.strip()[:300]
+            return " / ".join(line.strip() for line in lines[i:] if line.strip())[:400]
     return lines[-1].strip()[:300] if lines else ""
 
 
