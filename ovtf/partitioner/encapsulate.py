@@ -214,9 +214,14 @@ def validate(graph_def):
         view = GraphView(graph_def)
     except ValueError as error:
         return str(error)
+    counts = {}
     for node in graph_def.node:
         for src, port in view.data_inputs[node.name]:
-            count = _output_count(view, src)
+            if port == 0 and view.nodes[src].op != spec.CLUSTER_OP:
+                continue  # a graph TF built reads output 0 only of ops that have one
+            if src not in counts:
+                counts[src] = _output_count(view, src)
+            count = counts[src]
             if count is not None and port >= count:
                 return f"node {node.name!r} reads output {port} of {src!r}, which has {count}"
     order = view.topological_order()
