@@ -466,10 +466,34 @@ void delete_cluster_kernel(void* opaque) {
   delete kernel;
 }
 
-void fail(TF_OpKernelContext* ctx, const std::string& cluster, const std::string& message) {
+void fail(TF_OpKernelContext* ctx, const std::string& cluster, const std::string& message,
+          TF_Code code = TF_INTERNAL) {
   auto status = new_status();
-  TF_SetStatus(status.get(), TF_INTERNAL, ("OVTFCluster '" + cluster + "': " + message).c_str());
+  TF_SetStatus(status.get(), code, ("OVTFCluster '" + cluster + "': " + message).c_str());
   TF_OpKernelContext_Failure(ctx, status.get());
+}
+
+// A TensorFlow error raised in Python (a tf.errors.OpError from the fallback: ArgMin of an
+// empty tensor, an index out of range) keeps its class: its code and message, not INTERNAL.
+void fail_from_python(TF_OpKernelContext* ctx, const std::string& cluster,
+                      py::error_already_set& error) {
+  try {
+    py::object value = error.value();
+    if (value && py::hasattr(value, "error_code") && py::hasattr(value, "message")) {
+      py::object code = value.attr("error_code");
+      if (py::isinstance<py::int_>(code)) {
+        int number = code.cast<int>();
+        if (number > 0 && number <= TF_UNAUTHENTICATED) {
+          fail(ctx, cluster, py::str(value.attr("message")).cast<std::string>(),
+               static_cast<TF_Code>(number));
+          return;
+        }
+      }
+    }
+  } catch (std::exception&) {
+    // not a readable TF error: report it as it is
+  }
+  fail(ctx, cluster, error.what());
 }
 
 // Collects the kernel's inputs as read-only zero-copy numpy arrays (GIL held).
@@ -498,7 +522,7 @@ py::object call_handle(ClusterKernel* kernel, TF_OpKernelContext* ctx, const cha
     py::object result = handle.attr(method)(inputs, sink);
     return result;
   } catch (py::error_already_set& e) {
-    fail(ctx, kernel->name, e.what());
+    fail_from_python(ctx, kernel->name, e);
   } catch (std::exception& e) {
     fail(ctx, kernel->name, e.what());
   }

@@ -15,6 +15,7 @@ node. The rules apply in this order, so a node gets the most telling reason:
     DTYPE           a dtype the entry or the device does not allow
     ATTR            the entry's attribute check failed (e.g. an unsupported data_format)
     ... then:
+    SHAPE           a zero-size tensor known from the graph's constants (`rules.NoZeroSize`)
     DISABLED        the user disabled this op type (set_disabled_ops / OVTF_DISABLED_OPS)
     DEVICE          assigned to a non-CPU TensorFlow device (the cluster kernel runs on CPU)
     PRESERVED       the optimizer must keep this node (fetched, fed, or otherwise preserved)
@@ -36,10 +37,13 @@ from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DT
                               OperatorSupport, chain)
 
 
-def node_rules(support: OperatorSupport, preserve=frozenset(), disabled_ops=frozenset()):
-    """The whole per-node decision for one graph: generic rules around `support`."""
+def node_rules(support: OperatorSupport, preserve=frozenset(), disabled_ops=frozenset(),
+               graph_def=None):
+    """The whole per-node decision for one graph: generic rules around `support` (with the
+    graph, also the zero-size rule, which looks at the constants a node reads)."""
+    zero_size = (rules.NoZeroSize(graph_def),) if graph_def is not None else ()
     return chain(rules.NotOvtf(), rules.NoControlFlow(), rules.NoBoundary(),
-                 rules.DenseTensors(), support, rules.NotDisabled(disabled_ops),
+                 rules.DenseTensors(), support, *zero_size, rules.NotDisabled(disabled_ops),
                  rules.OnCpu(), rules.NotPreserved(preserve), target=support.target)
 
 
@@ -58,5 +62,5 @@ def judge_graph(graph_def, support: OperatorSupport, training_graphs: bool = Fal
 def mark(graph_def, support: OperatorSupport, preserve=frozenset(),
          disabled_ops=frozenset()) -> dict:
     """node name -> Mark for every node of `graph_def`."""
-    judge = node_rules(support, preserve, disabled_ops).judge
+    judge = node_rules(support, preserve, disabled_ops, graph_def).judge
     return {node.name: judge(node) for node in graph_def.node}

@@ -26,6 +26,11 @@ debug level. "A cluster" here is what the user sees, not one kernel instance: Te
 retraces a function per input shape and instantiates a new kernel each time, so the key is
 the cluster's structure (node names and op types, not shapes, not its name).
 
+Zero-size inputs: a call with any input of zero elements runs in TensorFlow, also with
+dynamic fallback off (fallback reason "zero_size"); an error TF raises there (ArgMin of an
+empty tensor) reaches the user as TF's own error class. Such a call never arms the fast path,
+which only repeats the dims of a device run.
+
 Cost placement (opt-in, `ovtf.runtime.cost_placement`) may send a signature to TensorFlow
 when it measured TensorFlow faster; such calls are fallbacks with reason "cost" (and
 "cost_probe" while measuring).
@@ -61,6 +66,8 @@ from ovtf.spec import ClusterSpec
 logger = logging.getLogger("ovtf")
 
 RUN_FAILURES_BEFORE_GIVING_UP = 3
+# fallback reason of calls routed to TensorFlow because an input has no elements
+ZERO_SIZE = "zero_size"
 
 
 def signature_of(inputs: list) -> tuple:
@@ -83,6 +90,9 @@ class ClusterHandle:
 
     def run(self, inputs: list, outputs) -> bool:
         counters.increment("cluster_executions")
+        for array in inputs:
+            if not array.size:
+                return self._zero_size(inputs)
         if self._failed_signatures:
             known_failure = self._failed_signatures.get(signature_of(inputs))
             if known_failure is not None:
@@ -196,6 +206,19 @@ class ClusterHandle:
     def _run_succeeded(self, signature) -> None:
         with self._lock:
             self._run_failures.pop(signature, None)
+
+    def _zero_size(self, inputs: list) -> bool:
+        """A call with a zero-element input runs in TensorFlow: a routing decision, not a
+        failure, so also with dynamic fallback off. OpenVINO's frontend and CPU plugin crash
+        the process on many zero-size tensors (SIGSEGV/SIGFPE/SIGABRT: ArgMin, Add of int64,
+        Gather, BroadcastTo, ...) or return wrong shapes, where TensorFlow returns an empty
+        tensor or raises; here TF's answer, and TF's error class, reach the user."""
+        counters.record_fallback(ZERO_SIZE)
+        if _reported.first((self._identity(), ZERO_SIZE)):
+            logger.info("ovtf: %s runs in TensorFlow for inputs %s: a zero-size tensor never "
+                        "goes to the device", self.describe(),
+                        cost_placement.format_signature(signature_of(inputs)))
+        return False
 
     def _fall_back(self, failure: BackendError) -> bool:
         if not config.settings.dynamic_fallback:
