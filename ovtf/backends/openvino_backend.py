@@ -80,7 +80,7 @@ import numpy as np
 from ovtf import config
 from ovtf.backends import Backend, BackendError, BackendFamily, Executable, register_family
 from ovtf.backends import devices as device_facts
-from ovtf.importer import ImportFailure, import_cluster, ov_type, shareable
+from ovtf.importer import ImportFailure, has_exact_division, import_cluster, ov_type, shareable
 from ovtf.once import Once
 from ovtf.spec import ARG_PREFIX, RET_PREFIX
 
@@ -363,6 +363,9 @@ class OpenVINOBackend(Backend):
         that does not apply here or fails (the Python API compiles it instead: same model,
         same settings; only the per-call path differs)."""
         if not _native_allowed(self.device, settings) or not _exact_types(spec, model, constants):
+            return None
+        if has_exact_division(model):
+            # the exact-division mark is an rt_info attribute IR does not keep (importer)
             return None
         runtime = native_runtime()
         if runtime is None:

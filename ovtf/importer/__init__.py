@@ -37,7 +37,16 @@ So keeping TF untouched costs nothing, and supporting the fused ops is ~300 line
 Weights as constants vs parameters (ResNet50 batch 1, f32, whole model as one cluster):
 79 ms with the 320 weights baked in as constants vs 218 ms fed as parameters (2.75x).
 
-Public surface: `import_cluster`, `ImportFailure`, `ov_type`, `shareable`.
+Exact division. OpenVINO's CPU plugin turns a float Divide into x * Power(y, -1)
+(`ov::pass::ConvertDivide`): 1 ulp off TF on ~26% of random f32 quotients, enough to flip
+a quantizer's `round(x * 127 / max|x|)` at .5 (issue 18). A Divide carrying the runtime
+attribute `nonconvertable_divide_0` (`ov::disable_divide_conversion`) is left alone and
+divides exactly (measured: 0 of 100,000 quotients differ). The importer marks every float
+Divide (`exact_division`). The attribute is not written to IR, so a model holding one is
+compiled through the Python API (`has_exact_division`; the C API path reads serialized IR).
+
+Public surface: `import_cluster`, `ImportFailure`, `ov_type`, `shareable`,
+`has_exact_division`.
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ import numpy as np
 from ovtf.importer.lowering import lower_graph
 from ovtf.importer.memory import shareable
 
-__all__ = ["import_cluster", "ImportFailure", "ov_type", "shareable"]
+__all__ = ["import_cluster", "ImportFailure", "ov_type", "shareable", "has_exact_division"]
 
 logger = logging.getLogger("ovtf")
 
@@ -117,7 +126,7 @@ def import_cluster(spec, input_shapes, constants=None):
         raise ImportFailure(
             f"cluster {spec.name}: {len(input_shapes)} input shapes for {len(spec.inputs)} inputs")
     try:
-        graph_def = lower_graph(spec.graph_def)
+        graph_def = lower_graph(spec.graph_def, _baked_values(spec, constants))
     except ValueError as error:
         raise ImportFailure(f"cluster {spec.name}: {error}") from error
 
@@ -127,11 +136,42 @@ def import_cluster(spec, input_shapes, constants=None):
     with _convert_lock:
         converted = _convert(spec, graph_def, input_shapes, constants)
     try:
-        return _assemble(spec, converted, input_shapes, constants)
+        model = _assemble(spec, converted, input_shapes, constants, graph_def)
     except ImportFailure:
         raise
     except Exception as error:
         raise ImportFailure(f"cluster {spec.name}: cannot assemble the converted model: {error}") from error
+    exact_division(model)
+    return model
+
+
+# `ov::NonconvertibleDivide::get_type_info_static()`: ConvertDivide checks only for the key
+_EXACT_DIVIDE = "nonconvertable_divide_0"
+
+
+def exact_division(model) -> int:
+    """Mark every float Divide of `model` so OpenVINO divides instead of multiplying by a
+    reciprocal (see the module docstring); returns how many were marked."""
+    marked = 0
+    for node in model.get_ordered_ops():
+        if node.get_type_name() == "Divide" and node.get_output_element_type(0).is_real():
+            node.get_rt_info()[_EXACT_DIVIDE] = ""
+            marked += 1
+    return marked
+
+
+def has_exact_division(model) -> bool:
+    """Whether `model` has a Divide marked by `exact_division` (serializing it to IR would
+    drop the mark)."""
+    return any(node.get_type_name() == "Divide" and _EXACT_DIVIDE in node.get_rt_info()
+               for node in model.get_ordered_ops())
+
+
+def _baked_values(spec, constants) -> dict:
+    """Placeholder name -> value for the small integer inputs baked in as constants (shape
+    arguments): a `lower` may need them (a Tile's multiples, a block shape)."""
+    return {tensor.name: constants[index] for index, tensor in enumerate(spec.inputs)
+            if index in constants and _is_shape_argument_sized(constants[index])}
 
 
 _convert_lock = threading.Lock()
@@ -185,7 +225,34 @@ def _is_shape_argument_sized(value) -> bool:
     return (np.issubdtype(value.dtype, np.integer) or value.dtype == np.bool_) and value.size <= _MAX_COMPILE_TIME_ELEMENTS
 
 
-def _assemble(spec, converted, input_shapes, constants):
+def _with_constant_outputs(spec, graph_def, results):
+    """The frontend (2026.4) returns no Result for an output that is a constant when the
+    graph has no inputs (`Snapshot(Const)` alone in a cluster: "0 outputs for 1"). Such
+    outputs get a Result of their Const here; None where an output is missing otherwise."""
+    import openvino as ov
+    from tensorflow.python.framework import tensor_util
+
+    nodes = {node.name: node for node in graph_def.node}
+    have = {result.get_friendly_name().split(":")[0]: result for result in results}
+    ordered = []
+    for tensor in spec.outputs:
+        if tensor.name in have:
+            ordered.append(have[tensor.name])
+            continue
+        source = nodes.get(tensor.name)
+        while source is not None and source.op in ("Identity", "Snapshot", "StopGradient",
+                                                   "PreventGradient"):
+            source = nodes.get(source.input[0].split(":")[0]) if source.input else None
+        if source is None or source.op != "Const":
+            return results
+        value = tensor_util.MakeNdarray(source.attr["value"].tensor)
+        result = ov.op.Result(ov.op.Constant(value).output(0))
+        result.set_friendly_name(f"{tensor.name}:0")
+        ordered.append(result)
+    return ordered
+
+
+def _assemble(spec, converted, input_shapes, constants, graph_def=None):
     """Order Parameters and Results by the cluster contract and bake weight constants."""
     import openvino as ov
 
@@ -212,6 +279,8 @@ def _assemble(spec, converted, input_shapes, constants):
         parameters.append(parameter)
 
     results = list(converted.get_results())
+    if len(results) != len(spec.outputs) and graph_def is not None:
+        results = _with_constant_outputs(spec, graph_def, results)
     if len(results) != len(spec.outputs):
         raise ImportFailure(
             f"cluster {spec.name}: frontend produced {len(results)} outputs for {len(spec.outputs)}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, NUMERIC, Lowered, capability,
-                               check_data_format, declare, table)
+from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, NUMERIC, Lowered, NodeBuilder,
+                               capability, check_data_format, const_value, declare, table)
 
 _BEFORE = frozenset(table())
 
@@ -43,6 +43,21 @@ def _lower_multi_axis_reverse(node, nodes):
         new_nodes += [const, reverse]
         current = reverse.name
     return Lowered(new_nodes)
+
+
+def _lower_constant(node, nodes):
+    """The frontend cannot read bf16 tensors ("Encountered unknown element type bf16"): a
+    bf16 Const becomes an f32 Const (bf16 -> f32 is exact) and a Cast back to bf16 (exact for
+    values that came from bf16)."""
+    from tensorflow.core.framework import types_pb2
+    if node.attr["dtype"].type != types_pb2.DT_BFLOAT16:
+        return None
+    value = const_value(node.name, {node.name: node})
+    if value is None:
+        return None
+    build = NodeBuilder(node)
+    build.const(value.astype("float32"), types_pb2.DT_BFLOAT16, name=node.name)
+    return Lowered(build.nodes)
 
 
 # Pass-through ops: cheap, but keeping them inside a cluster avoids splitting it.
@@ -87,7 +102,7 @@ def _space_depth(node):
 
 # Constants are never clustered on their own: the partitioner copies each Const a cluster
 # reads into that cluster (so frozen weights become constants of the compiled model).
-declare("Const", dtype=ALL_DENSE)
+declare("Const", lower=_lower_constant, dtype=ALL_DENSE)
 
 
 # --- issue 12: more data movement, each checked against TF in tests/test_ops.py -------------

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 
 from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered,
-                               capability, declare, get, table)
+                               NodeBuilder, capability, declare, get, table)
 
 _BEFORE = frozenset(table())
 
@@ -110,7 +110,42 @@ declare("LogicalNot")
 # Binary arithmetic (numpy-style broadcasting, like OpenVINO's).
 declare("Add", "AddV2", "Sub", "Mul", lower=_lower_fusion_barrier, T=WIDE_NUMERIC)
 declare("RealDiv", "Maximum", "Minimum", "FloorMod", T=NUMERIC)
-declare("SquaredDifference", "FloorDiv", T=WIDE_NUMERIC)
+declare("SquaredDifference", T=WIDE_NUMERIC)
+
+
+# Integer division (issue 18). OpenVINO 2026.4 rounds an integer Divide towards zero or
+# towards -inf depending on which operands are constants, not on the op: measured on
+# [-7, 7, -7, 7, -6] / [2, -2, -2, 2, 4], int32 and int64: TruncateDiv of two constants
+# floors ([-4, -4, 3, 3, -2]), FloorDiv of a constant dividend truncates, TruncateMod of a
+# constant dividend takes the divisor's sign; with both operands at run time each is right.
+# Mod and FloorMod were right in every combination. So the quotients are computed from a
+# remainder: x - r is an exact multiple of y, which every rounding divides the same way
+# (and |x - r| <= |x|, so nothing new overflows); TruncateMod is Mod (C's fmod, TF's Mod on
+# integers). Floats are left as they are (measured right).
+def _exact_multiple_div(remainder_op):
+    def lower(node, nodes):
+        dtype = node.attr["T"].type
+        if dtype in FLOATS:
+            return None
+        x, y = [name for name in node.input if not name.startswith("^")][:2]
+        build = NodeBuilder(node)
+        remainder = build.add(remainder_op, [x, y], T=dtype)
+        multiple = build.add("Sub", [x, remainder], T=dtype)
+        build.add("Div", [multiple, y], name=node.name, T=dtype)
+        return Lowered(build.nodes)
+    return lower
+
+
+def _lower_truncate_mod(node, nodes):
+    if node.attr["T"].type in FLOATS:
+        return None
+    build = NodeBuilder(node)
+    build.add("Mod", [name for name in node.input if not name.startswith("^")][:2],
+              name=node.name, T=node.attr["T"].type)
+    return Lowered(build.nodes)
+
+
+declare("FloorDiv", lower=_exact_multiple_div("FloorMod"), T=WIDE_NUMERIC)
 declare("Pow", "DivNoNan", T=FLOATS)
 declare("Equal", "NotEqual", T=ALL_DENSE)
 declare("Greater", "GreaterEqual", "Less", "LessEqual", T=NUMERIC)
@@ -150,8 +185,49 @@ declare("Range", static_inputs=(0, 1, 2), per_value=True, Tidx=NUMERIC)
 # --- issue 12: more element-wise math, each checked against TF in tests/test_ops.py ----------
 
 declare("Expm1", "Rint", "Inv", T=FLOATS)
-declare("Xlogy", "Xdivy", "Xlog1py", "Atan2", "MulNoNan", T=FLOATS)
-declare("TruncateDiv", T=WIDE_NUMERIC)
+declare("Xlogy", "Xdivy", "Xlog1py", "MulNoNan", T=FLOATS)
+declare("TruncateDiv", lower=_exact_multiple_div("Mod"), T=WIDE_NUMERIC)
+
+
+def _lower_atan2(node, nodes):
+    """OpenVINO's Atan2 (2026.4) is right on finite non-zero operands but gives +pi for
+    atan2(-0, x < 0) (TF: -pi) and NaN for atan2(+-inf, +-inf) (TF: +-pi/4, +-3pi/4, C's
+    atan2). Those two cases are selected from their exact values; every other element is
+    OpenVINO's. The sign of a zero is read as the sign of 1/y (-0 -> -inf); a NaN operand gives NaN."""
+    import math
+    dtype = node.attr["T"].type
+    y, x = [name for name in node.input if not name.startswith("^")][:2]
+    build = NodeBuilder(node)
+
+    def const(value):
+        return build.const(value, dtype)
+
+    base = build.add("Atan2", [y, x], T=dtype)
+    zero, one = const(0.0), const(1.0)
+    # atan2(+-0, x) = +-pi when x < 0 or x is -0, else +-0
+    y_negative = build.add("LogicalOr", [
+        build.add("Less", [y, zero], T=dtype),
+        build.add("Less", [build.add("RealDiv", [one, y], T=dtype), zero], T=dtype)])
+    x_negative = build.add("LogicalOr", [
+        build.add("Less", [x, zero], T=dtype),
+        build.add("Less", [build.add("RealDiv", [one, x], T=dtype), zero], T=dtype)])
+    sign = build.add("SelectV2", [y_negative, const(-1.0), one], T=dtype)
+    on_axis = build.add("Mul", [build.add("SelectV2", [x_negative, const(math.pi), zero], T=dtype),
+                                sign], T=dtype)
+    # atan2(+-inf, +-inf) = +-pi/4 (x = +inf) or +-3pi/4 (x = -inf)
+    both_infinite = build.add("LogicalAnd", [build.add("IsInf", [y], T=dtype),
+                                             build.add("IsInf", [x], T=dtype)])
+    corner = build.add("Mul", [build.add("SelectV2", [
+        build.add("Greater", [x, zero], T=dtype), const(math.pi / 4), const(3 * math.pi / 4)],
+        T=dtype), sign], T=dtype)
+    y_zero = build.add("LogicalAnd", [build.add("Equal", [y, zero], T=dtype),
+                                      build.add("LogicalNot", [build.add("IsNan", [x], T=dtype)])])
+    finite = build.add("SelectV2", [y_zero, on_axis, base], T=dtype)
+    build.add("SelectV2", [both_infinite, corner, finite], name=node.name, T=dtype)
+    return Lowered(build.nodes)
+
+
+declare("Atan2", lower=_lower_atan2, T=FLOATS)
 
 
 @capability("Div", T=NUMERIC)
@@ -162,7 +238,8 @@ def _div(node):
         return "integer Div: OpenVINO's result differs from TF's truncation"
     return None
 # Mod / TruncateMod: the remainder has the sign of the dividend (fmod), as OpenVINO's Mod.
-declare("Mod", "TruncateMod", T=NUMERIC)
+declare("Mod", T=NUMERIC)
+declare("TruncateMod", lower=_lower_truncate_mod, T=NUMERIC)
 declare("BitwiseAnd", "BitwiseOr", "BitwiseXor", "Invert", "LeftShift", "RightShift", T=INTS)
 declare("ApproximateEqual", T=FLOATS)
 

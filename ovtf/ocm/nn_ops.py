@@ -7,8 +7,8 @@ these public ops (see the package docstring for the measurements).
 
 from __future__ import annotations
 
-from ovtf.ocm.registry import (FLOATS, INDEX, capability, check_data_format, check_padding,
-                               declare, first_problem, table)
+from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
+                               check_data_format, check_padding, declare, first_problem, table)
 
 _BEFORE = frozenset(table())
 
@@ -51,7 +51,28 @@ def _pool3d(node):
     return first_problem(check_data_format(node, ("NDHWC", "NCDHW"), "NDHWC"), check_padding(node))
 
 
-@capability("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", T=FLOATS, U=FLOATS)
+def _lower_batch_norm_outputs(node, nodes):
+    """The frontend (2026.4) converts an inference FusedBatchNorm to 3 outputs (y, mean,
+    variance: the statistics passed through); outputs 3.. (reserve spaces, read only by the
+    gradient; TF's inference kernel leaves them uninitialized) get zeros of TF's shapes:
+    [C] for reserve_space_1/2, a scalar for V3's reserve_space_3 ("frontend produced 3
+    outputs for 6" otherwise, whenever a graph reads them)."""
+    build = NodeBuilder(node)
+    inner = build.add(node.op, [name for name in node.input if not name.startswith("^")])
+    for key, value in node.attr.items():
+        build.nodes[-1].attr[key].CopyFrom(value)
+    build.add("Identity", [inner], name=node.name, T=node.attr["T"].type)
+    stat_type = node.attr["U"].type if "U" in node.attr else node.attr["T"].type
+    outputs = {1: f"{inner}:1", 2: f"{inner}:2",
+               3: build.add("ZerosLike", [f"{inner}:1"], T=stat_type),
+               4: build.add("ZerosLike", [f"{inner}:2"], T=stat_type)}
+    if node.op == "FusedBatchNormV3":
+        outputs[5] = build.const(0.0, stat_type)
+    return Lowered(build.nodes, outputs)
+
+
+@capability("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", lower=_lower_batch_norm_outputs,
+            T=FLOATS, U=FLOATS)
 def _fused_batch_norm(node):
     # Training mode computes batch statistics and updates moving averages: leave it to TF.
     if "is_training" in node.attr and node.attr["is_training"].b:
@@ -59,15 +80,47 @@ def _fused_batch_norm(node):
     return check_data_format(node, ("NHWC", "NCHW"))
 
 
-@capability("LRN", T=FLOATS)
+def _lrn_attr(node, name, default):
+    if name not in node.attr:
+        return default
+    return node.attr[name].i if name == "depth_radius" else node.attr[name].f
+
+
+def _lower_lrn_bias(node, nodes):
+    """OpenVINO's LRN is right with bias 1 and wrong with any other bias (issue 18: bias
+    1.17, alpha 0.044, beta 1.58 off by 0.19-0.29; bias 1.0, same rest: 3.6e-7). Since
+    x / (bias + alpha*S)^beta = bias^-beta * x / (1 + (alpha/bias)*S)^beta, the node becomes
+    an LRN with bias 1 and alpha/bias, times the constant bias^-beta (computed in float64)."""
+    bias = _lrn_attr(node, "bias", 1.0)
+    if bias == 1.0:
+        return None
+    from tensorflow.core.framework import attr_value_pb2
+    alpha, beta = _lrn_attr(node, "alpha", 1.0), _lrn_attr(node, "beta", 0.5)
+    dtype = node.attr["T"].type
+    build = NodeBuilder(node)
+    inner = build.add("LRN", [name for name in node.input if not name.startswith("^")])
+    for key, value in node.attr.items():
+        build.nodes[-1].attr[key].CopyFrom(value)
+    build.nodes[-1].attr["bias"].CopyFrom(attr_value_pb2.AttrValue(f=1.0))
+    build.nodes[-1].attr["alpha"].CopyFrom(attr_value_pb2.AttrValue(f=float(alpha) / float(bias)))
+    scale = build.const(float(bias) ** -float(beta), dtype)
+    build.add("Mul", [inner, scale], name=node.name, T=dtype)
+    return Lowered(build.nodes)
+
+
+@capability("LRN", lower=_lower_lrn_bias, T=FLOATS)
 def _lrn(node):
     # OpenVINO 2026.4 (frontend + CPU plugin, also via ov.convert_model alone) gets LRN wrong
     # for odd depth_radius (1, 3, 5 -- TF's default -- 7: errors ~1e-2 whenever the window
     # does not cover all channels) and right for even ones (0, 2, 4, 6, 8), measured on
-    # 3/8/32/64 channels; tests/test_ops.py checks both.
-    radius = node.attr["depth_radius"].i if "depth_radius" in node.attr else 5
+    # 3/8/32/64 channels; tests/test_ops.py checks both. A bias other than 1 is lowered
+    # (`_lower_lrn_bias`), which needs it positive.
+    radius = _lrn_attr(node, "depth_radius", 5)
     if radius % 2:
         return f"depth_radius={radius} (odd radii are computed wrongly by OpenVINO)"
+    if _lrn_attr(node, "bias", 1.0) <= 0:
+        return f"bias={_lrn_attr(node, 'bias', 1.0)} (OpenVINO's LRN is right only with bias 1, " \
+               "and a bias <= 0 cannot be scaled to 1)"
     return None
 @capability("TopKV2", static_inputs=(1,), T=FLOATS | INDEX)
 def _top_k(node):

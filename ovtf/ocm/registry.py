@@ -136,3 +136,57 @@ def first_problem(*problems) -> Optional[str]:
         if problem:
             return problem
     return None
+
+
+def const_value(name: str, nodes: dict):
+    """The numpy value of the Const feeding input `name` (in a `lower`'s `nodes` view, which
+    also shows inputs the runtime bakes in as Consts), else None."""
+    if name.startswith("^"):
+        return None
+    node = nodes.get(name.split(":")[0])
+    if node is None or node.op != "Const" or "value" not in node.attr:
+        return None
+    from tensorflow.python.framework import tensor_util
+    try:
+        return tensor_util.MakeNdarray(node.attr["value"].tensor)
+    except Exception:   # a malformed constant: the frontend will say so
+        return None
+
+
+class NodeBuilder:
+    """Builds the NodeDefs of a `lower`: names under the lowered node's name, and its device
+    and control inputs on every node."""
+
+    def __init__(self, node):
+        self.node = node
+        self.nodes = []
+        self.controls = [name for name in node.input if name.startswith("^")]
+
+    def add(self, op, inputs, name=None, **attrs):
+        """A node `op(inputs)`; attrs: name -> DataType enum (int), or an AttrValue."""
+        from tensorflow.core.framework import attr_value_pb2, node_def_pb2
+        new = node_def_pb2.NodeDef(name=name or f"{self.node.name}/_ovtf_{len(self.nodes)}_{op}",
+                                   op=op, device=self.node.device)
+        new.input.extend(list(inputs) + self.controls)
+        for key, value in attrs.items():
+            if isinstance(value, attr_value_pb2.AttrValue):
+                new.attr[key].CopyFrom(value)
+            else:
+                new.attr[key].type = value
+        self.nodes.append(new)
+        return new.name
+
+    def const(self, value, dtype: int, name=None):
+        """A Const of DataType `dtype` (bf16 goes through an f32 Const and a Cast: the
+        frontend cannot read bf16 tensors)."""
+        import numpy as np
+        from tensorflow.core.framework import types_pb2
+        from tensorflow.python.framework import dtypes, tensor_util
+        if dtype == types_pb2.DT_BFLOAT16:
+            wide = self.const(np.asarray(value, np.float32), types_pb2.DT_FLOAT)
+            return self.add("Cast", [wide], name=name, SrcT=types_pb2.DT_FLOAT, DstT=dtype)
+        from tensorflow.core.framework import attr_value_pb2
+        tensor = tensor_util.make_tensor_proto(
+            np.asarray(value, dtypes.as_dtype(dtype).as_numpy_dtype))
+        return self.add("Const", [], name=name, dtype=dtype,
+                        value=attr_value_pb2.AttrValue(tensor=tensor))

@@ -1,0 +1,162 @@
+"""Issue 18, items 5, 6 and 8 (op parts): numbers OpenVINO got wrong, or graphs it could not
+import, each either computed exactly on the device now or kept in TensorFlow with a reason.
+
+Every case runs against stock TensorFlow on the same inputs (`test_ops._run_function`:
+ovtf disabled, then enabled with fallback off and min cluster size 1, grappler's folding
+passes off so the op under test reaches ovtf) and asserts where the op ran.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ovtf
+from test_ops import (PLAIN_GRAPPLER, _run_function, assert_same, grappler_options,  # noqa: F401
+                      reports)
+
+raw = tf.raw_ops
+RNG = np.random.default_rng(18)
+
+
+def _on_device(fn, inputs, op, reports, grappler_options, rtol=1e-5):
+    """`fn` with every `op` node inside a cluster that ran on the device, TF's answers."""
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(fn, inputs, reports)
+    stats = ovtf.stats()
+    inside, outside = reports.clustered(op)
+    assert inside >= 1 and outside == 0, (op, inside, outside, reports.outside_reasons(op))
+    assert stats["device_executions"] >= 1 and stats["fallbacks"] == 0, stats
+    assert_same(actual, expected, rtol, op)
+    return actual, expected
+
+
+# --- Atan2: signed zeros and infinities -----------------------------------------------------
+
+_SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 5.0, np.inf, -np.inf, np.nan, 1e-30, -3e38], np.float32)
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float16, tf.bfloat16], ids=lambda d: d.name)
+def test_atan2_special_values_match_tf(dtype, reports, grappler_options):
+    """OpenVINO gave +pi for atan2(-0, -1) (TF -pi) and NaN for atan2(+-inf, +-inf) (TF
+    +-pi/4, +-3pi/4); the lowering selects those from their exact values."""
+    y, x = (a.ravel() for a in np.meshgrid(_SPECIAL, _SPECIAL))
+    with np.errstate(over="ignore"):
+        inputs = (tf.constant(y, dtype), tf.constant(x, dtype))
+    actual, expected = _on_device(lambda a, b: raw.Atan2(y=raw.Neg(x=raw.Neg(x=a)), x=b), inputs,
+                                  "Atan2", reports, grappler_options,
+                                  rtol=1e-5 if dtype == tf.float32 else 1e-2)
+    # the sign of every zero and pi, too (assert_allclose takes -0 for 0)
+    np.testing.assert_array_equal(np.signbit(actual[0]), np.signbit(expected[0]))
+    assert expected[0][(y == 0) & np.signbit(y) & (x == -1)][0] < -3.1
+
+
+# --- integer division of constant operands --------------------------------------------------
+
+@pytest.mark.parametrize("op", ["TruncateDiv", "TruncateMod", "FloorDiv"])
+@pytest.mark.parametrize("constant", ["both", "x", "y"])
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64], ids=lambda d: d.name)
+def test_integer_division_with_constant_operands(op, constant, dtype, reports, grappler_options):
+    """OpenVINO rounded TruncateDiv of two constants down, FloorDiv of a constant dividend
+    towards zero, and gave TruncateMod of a constant dividend the divisor's sign."""
+    x_value, y_value = [-7, 7, -7, 7, -6, 9, 0], [2, -2, -2, 2, 4, -3, 5]
+
+    def fn(x_in, y_in):
+        x = tf.constant(x_value, dtype) if constant in ("both", "x") else raw.Neg(x=raw.Neg(x=x_in))
+        y = tf.constant(y_value, dtype) if constant in ("both", "y") else raw.Neg(x=raw.Neg(x=y_in))
+        return getattr(raw, op)(x=x, y=y)
+
+    _on_device(fn, (tf.constant(x_value, dtype), tf.constant(y_value, dtype)), op, reports,
+               grappler_options)
+
+
+# --- LRN with a bias other than 1 -----------------------------------------------------------
+
+def test_lrn_bias_other_than_one(reports, grappler_options):
+    """Issue 18's case (off by 0.19 before): OpenVINO's LRN is right only with bias 1, so the
+    node is rescaled to bias 1."""
+    x = RNG.uniform(-2, 2, (4, 14, 11, 14)).astype(np.float32)
+    _on_device(lambda t: raw.LRN(input=raw.Neg(x=t), depth_radius=4, bias=1.17, alpha=0.044,
+                                 beta=1.58), (x,), "LRN", reports, grappler_options)
+
+
+def test_lrn_non_positive_bias_stays_in_tf(reports, grappler_options):
+    from test_ops import _run_unclustered
+    reasons = _run_unclustered(lambda t: raw.LRN(input=raw.Neg(x=t), depth_radius=2, bias=0.0,
+                                                 alpha=0.5, beta=0.75),
+                               (RNG.uniform(0.5, 2, (1, 3, 3, 8)).astype(np.float32),), "LRN",
+                               reports, grappler_options)
+    assert [reason for reason, _ in reasons] == ["ATTR"] and "bias" in reasons[0][1]
+
+
+# --- float division, exactly ----------------------------------------------------------------
+
+def test_float_division_is_exact(reports, grappler_options):
+    """OpenVINO multiplied by a reciprocal (1 ulp off on ~26% of quotients); a Divide marked
+    non-convertible divides, so every quotient is TF's, bit for bit."""
+    a, b = RNG.standard_normal((2, 100_000)).astype(np.float32)
+    actual, expected = _on_device(lambda x, y: raw.RealDiv(x=raw.Neg(x=x), y=y), (a, b),
+                                  "RealDiv", reports, grappler_options)
+    np.testing.assert_array_equal(actual[0], expected[0])
+
+
+def test_int8_quantizer_rounding_matches_tf(reports, grappler_options):
+    """Keras' quantize("int8") computes round(x * 127 / max|x|): a 1-ulp quotient flipped
+    values at exactly .5 (a whole quantization step)."""
+    x = RNG.standard_normal((64, 256)).astype(np.float32)
+
+    def quantize(t):
+        scale = raw.Max(input=raw.Abs(x=t), axis=tf.constant([0, 1]), keep_dims=True)
+        return raw.Round(x=raw.RealDiv(x=raw.Mul(x=t, y=tf.constant(127.0)), y=scale))
+
+    actual, expected = _on_device(quantize, (x,), "RealDiv", reports, grappler_options)
+    np.testing.assert_array_equal(actual[0], expected[0])
+
+
+# --- bf16 constants, Snapshot of a constant, FusedBatchNorm's reserve outputs ---------------
+
+def test_bf16_constant_in_a_cluster(reports, grappler_options):
+    """The frontend cannot read bf16 tensors ("Encountered unknown element type bf16"): the
+    Const is given to it as f32 and cast back."""
+    values = tf.constant(RNG.uniform(-3, 3, (4, 5)), tf.bfloat16)
+    _on_device(lambda t: raw.Mul(x=raw.Neg(x=t), y=tf.constant(RNG.uniform(-2, 2, (5,)), tf.bfloat16)),
+               (values,), "Mul", reports, grappler_options, rtol=1e-2)
+    inside, _ = reports.consts_in_clusters()
+    assert inside >= 1
+
+
+@pytest.mark.parametrize("op", ["Snapshot", "StopGradient"])
+def test_pass_through_of_a_constant(op, reports, grappler_options):
+    """A cluster whose output is a pass-through of a Const: the frontend returned no Result
+    for it ("frontend produced 0 outputs for 1")."""
+    _on_device(lambda: getattr(raw, op)(input=tf.constant([1, 2, 3])), (), op, reports,
+               grappler_options)
+
+
+@pytest.mark.parametrize("op", ["FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"])
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float16], ids=lambda d: d.name)
+def test_fused_batch_norm_every_output(op, dtype, reports, grappler_options):
+    """An inference FusedBatchNorm whose reserve-space outputs are read too (TF's own tests
+    fetch all of them): the frontend converted only y, mean and variance."""
+    if op == "FusedBatchNorm" and dtype == tf.float16:
+        pytest.skip("FusedBatchNorm (V1) has no f16 kernel in TF")
+    x = tf.constant(RNG.uniform(-1, 1, (2, 3, 4, 3)), dtype)
+    stats = dict(scale=tf.constant([1.0, 0.5, 2.0]), offset=tf.constant([0.1, 0.0, -0.2]),
+                 mean=tf.constant([0.5, 0.2, 0.1]), variance=tf.constant([2.0, 3.0, 4.0]))
+
+    def fn(t):
+        return getattr(raw, op)(x=raw.Neg(x=t), is_training=False, **stats)
+
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(fn, (x,), reports)
+    inside, outside = reports.clustered(op)
+    assert inside == 1 and outside == 0, reports.outside_reasons(op)
+    assert ovtf.stats()["device_executions"] >= 1 and ovtf.stats()["fallbacks"] == 0
+    # y, mean, variance as TF; the reserve spaces (uninitialized in TF) only by shape
+    assert_same(actual[:3], expected[:3], 1e-2 if dtype == tf.float16 else 1e-5, op)
+    assert [a.shape for a in actual[3:]] == [e.shape for e in expected[3:]]
