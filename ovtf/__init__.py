@@ -155,6 +155,18 @@ def is_training_graphs_enabled() -> bool:
     return _config.settings.training_graphs
 
 
+def set_compile_timeout(seconds) -> None:
+    """Bound how long a call waits for a cluster's compile (default 300 s; 0: no bound).
+    Past it the call runs in TensorFlow (with dynamic fallback off it raises), and so do
+    later calls of that input signature; the compile is not cancelled (OpenVINO cannot):
+    it finishes in the background and later kernels of the cluster use it."""
+    _config.update(compile_timeout=_config.parse_compile_timeout(seconds))
+
+
+def get_compile_timeout() -> float:
+    return _config.settings.compile_timeout
+
+
 def set_cache_dir(path) -> None:
     """Persist compiled clusters in `path` (None turns the disk cache off)."""
     _config.update(cache_dir=_config.parse_cache_dir(path))

@@ -46,6 +46,14 @@ DEFAULT_COST_PLACEMENT = False
 # OVTF_TRAINING_GRAPHS=1 / ovtf.enable_training_graphs() offloads them anyway.
 DEFAULT_TRAINING_GRAPHS = False
 
+# Seconds a cluster compile may take before the call gives up waiting for it (the cluster
+# then runs in TensorFlow, or raises with fallback off). OpenVINO cannot cancel a compile, so
+# it goes on in a worker and its result, if it ever comes, is cached. Measured compiles on
+# this 2-core CPU: a small cluster ~75 ms, ResNet50 ~0.7 s, a BERT-like encoder a few s; a
+# dilated convolution hung > 90 s (issue 18). 300 s leaves big models room on slow
+# machines and still ends a hang. 0: no bound.
+DEFAULT_COMPILE_TIMEOUT = 300.0
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -64,6 +72,7 @@ class Settings:
     cost_placement: bool = DEFAULT_COST_PLACEMENT
     placement_html_dir: str | None = None   # a placement picture per graph goes here
     training_graphs: bool = DEFAULT_TRAINING_GRAPHS   # partition training steps too
+    compile_timeout: float = DEFAULT_COMPILE_TIMEOUT   # seconds; 0: no bound
 
 
 _lock = threading.Lock()
@@ -122,6 +131,25 @@ def parse_log_level(value, what: str = "log level") -> int:
     accepted = f"one of {', '.join(map(str, LOG_LEVELS))} (0: none, 1: summary, 2: per node)"
     number = _parse_int(value, what, accepted)
     if number not in LOG_LEVELS:
+        raise ValueError(f"{what}: {value!r} is not {accepted}")
+    return number
+
+
+def parse_compile_timeout(value, what: str = "compile timeout") -> float:
+    """Seconds (an int, a float or a decimal string) >= 0; 0 means no bound."""
+    accepted = "a number of seconds >= 0 (0: no bound)"
+    if isinstance(value, bool):
+        raise ValueError(f"{what}: {value!r} is not {accepted}")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{what}: {value!r} is not {accepted}") from None
+    else:
+        raise ValueError(f"{what}: {value!r} is not {accepted}")
+    if not number >= 0 or number == float("inf"):   # NaN, negative, infinite
         raise ValueError(f"{what}: {value!r} is not {accepted}")
     return number
 
@@ -233,6 +261,7 @@ _ENV_PARSERS = {
     "OVTF_COST_PLACEMENT": ("cost_placement", parse_bool),
     "OVTF_PLACEMENT_HTML_DIR": ("placement_html_dir", parse_cache_dir),
     "OVTF_TRAINING_GRAPHS": ("training_graphs", parse_bool),
+    "OVTF_COMPILE_TIMEOUT": ("compile_timeout", parse_compile_timeout),
 }
 
 

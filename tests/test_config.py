@@ -121,6 +121,7 @@ BAD_ENV = [
     ("OVTF_LOG_PLACEMENT", "verbose", ["'verbose'", "boolean"]),
     ("OVTF_TRAINING_GRAPHS", "sometimes", ["'sometimes'", "boolean"]),
     ("OVTF_MIN_CLUSTER_SIZE", "big", ["'big'", "integer >= 1"]),
+    ("OVTF_COMPILE_TIMEOUT", "-5", ["'-5'", "seconds >= 0"]),
     ("OVTF_MIN_CLUSTER_SIZE", "0", ["'0'", "integer >= 1"]),
     ("OVTF_CACHE_DIR", "   ", ["directory path"]),
     ("OVTF_PLACEMENT_HTML_DIR", "", ["''", "directory path"]),
@@ -191,14 +192,15 @@ def test_good_environment_values_apply(tmp_path):
         "OVTF_DYNAMIC_FALLBACK": "off", "OVTF_LOG_PLACEMENT": "yes",
         "OVTF_MIN_CLUSTER_SIZE": "5", "OVTF_CACHE_DIR": str(tmp_path / "c"),
         "OVTF_PRECISION": "BF16", "OVTF_LOG_LEVEL": "2",
-        "OVTF_PLACEMENT_HTML_DIR": str(tmp_path / "p"), "OVTF_TRAINING_GRAPHS": "1"})
+        "OVTF_PLACEMENT_HTML_DIR": str(tmp_path / "p"), "OVTF_TRAINING_GRAPHS": "1",
+        "OVTF_COMPILE_TIMEOUT": "45"})
     assert result["ok"], result
     assert result["settings"] == {
         "enabled": False, "backend": "HETERO:CPU", "disabled_ops": ["Conv2D", "Relu"],
         "dynamic_fallback": False, "log_placement": True, "min_cluster_size": 5,
         "cache_dir": str(tmp_path / "c"), "precision": "bf16", "log_level": 2,
         "cost_placement": False, "placement_html_dir": str(tmp_path / "p"),
-        "training_graphs": True}
+        "training_graphs": True, "compile_timeout": 45.0}
 
 
 def test_defaults_without_environment():

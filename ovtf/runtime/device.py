@@ -46,6 +46,12 @@ Compile-time inputs
     static inputs) are baked in as constants so that the compiled
     model has static shapes; their values are part of the key.
 
+Compile bound
+    A compile runs in a worker thread and the call waits at most
+    `config.settings.compile_timeout` seconds (`ovtf.set_compile_timeout`,
+    OVTF_COMPILE_TIMEOUT; 0: no bound) for it; past that it fails with stage "compile"
+    (`CompileTimeout`): the signature runs in TF, or raises with fallback off. See `_bounded`.
+
 Weights (inputs marked `is_variable`)
     By default they are baked into the compiled model as constants: OpenVINO then folds and
     pre-packs them, which is much faster than feeding them as parameters. They must never be
@@ -99,6 +105,7 @@ _SHAPES_REMEMBERED = 64     # distinct signatures remembered per cluster to find
 _cache_lock = threading.Lock()
 _cache: OrderedDict = OrderedDict()     # key -> _Entry
 _inflight: dict = {}                    # key -> threading.Event (compilation under way)
+_abandoned: dict = {}                   # key -> BackendError: compile still running past its bound
 _capacity = DEFAULT_CACHE_SIZE
 
 
@@ -386,6 +393,9 @@ class DeviceCluster:
                     _inflight[key] = event
                     break
             event.wait()
+            abandoned = _abandoned.get(key)
+            if abandoned is not None:   # that compile is still running past its bound
+                raise BackendError(abandoned.stage, abandoned.cause)
         try:
             keyed, dynamic, baked = plan or self._plan
             constants = {i: inputs[i] for i in baked}
@@ -395,33 +405,92 @@ class DeviceCluster:
             if dynamic is not None:
                 for index, dims in zip(keyed, dynamic):
                     shapes[index] = _masked(shapes[index], dims)
-            try:
-                executable = backend.compile(self.spec, shapes, constants, precision)
-            except BackendError:
-                raise
-            except Exception as error:
-                raise BackendError(_stage(error, "compile"), error) from error
-            if getattr(executable, "loaded_from_cache", False):
-                _counters.increment("disk_cache_hits")
-            else:
-                _counters.increment("compiles")
-                if dynamic is not None:
-                    _counters.increment("dynamic_compiles")
-            if weights_as_parameters:
-                entry = _Entry(executable, None, None)
-            else:
-                weights = tuple(inputs[i] for i in self.variable_inputs)
-                entry = _Entry(executable, weights, _pointers(weights))
-            with _cache_lock:
-                _cache[key] = entry
-                _cache.move_to_end(key)
-                while len(_cache) > _capacity:
-                    _retire(_cache.popitem(last=False)[1])
-            return entry
+            weights = None if weights_as_parameters else \
+                tuple(inputs[i] for i in self.variable_inputs)
+
+            def compile_and_store():
+                try:
+                    executable = backend.compile(self.spec, shapes, constants, precision)
+                except BackendError:
+                    raise
+                except Exception as error:
+                    raise BackendError(_stage(error, "compile"), error) from error
+                return _store(key, executable, dynamic is not None, weights)
+
+            timeout = config.settings.compile_timeout
+            if not timeout:
+                return compile_and_store()
+            return _bounded(compile_and_store, timeout, key, self.spec.name)
         finally:
             with _cache_lock:
                 _inflight.pop(key, None)
             event.set()
+
+
+def _store(key, executable, dynamic: bool, weights):
+    """Count a finished compile and cache its executable; returns the entry."""
+    if getattr(executable, "loaded_from_cache", False):
+        _counters.increment("disk_cache_hits")
+    else:
+        _counters.increment("compiles")
+        if dynamic:
+            _counters.increment("dynamic_compiles")
+    if weights is None:
+        entry = _Entry(executable, None, None)
+    else:
+        entry = _Entry(executable, weights, _pointers(weights))
+    with _cache_lock:
+        _cache[key] = entry
+        _cache.move_to_end(key)
+        while len(_cache) > _capacity:
+            _retire(_cache.popitem(last=False)[1])
+    return entry
+
+
+class CompileTimeout(RuntimeError):
+    """A cluster compile did not finish within `ovtf.set_compile_timeout`'s bound."""
+
+
+def _bounded(compile_and_store, timeout: float, key, name: str):
+    """Run `compile_and_store` in a worker; wait at most `timeout` seconds for it.
+
+    OpenVINO cannot cancel a compile, so one that overruns is abandoned, not stopped: the
+    call gets BackendError("compile", CompileTimeout) (its signature then runs in TF, see
+    ovtf.runtime.cluster), calls of the same key meanwhile get the same error instead of
+    starting another compile, and if the worker ever finishes, its executable is cached
+    for later kernels of the cluster (its own signature stays in TF for the kernel that
+    gave up). The worker is a daemon thread: a compile that never ends cannot keep the
+    process from exiting."""
+    done = threading.Event()
+    outcome = {}
+
+    def work():
+        try:
+            outcome["entry"] = compile_and_store()
+        except BaseException as error:   # noqa: BLE001 - handed to the waiting call
+            outcome["error"] = error
+        finally:
+            with _cache_lock:
+                late = _abandoned.pop(key, None) is not None
+                done.set()
+            if late:
+                logger.info("ovtf: cluster %s: the compile abandoned after its bound "
+                            "finished (%s)", name,
+                            "cached" if "entry" in outcome else outcome.get("error"))
+
+    worker = threading.Thread(target=work, name=f"ovtf-compile-{name}", daemon=True)
+    worker.start()
+    finished = done.wait(timeout)
+    with _cache_lock:
+        if not finished and not done.is_set():
+            failure = BackendError("compile", CompileTimeout(
+                f"compiling cluster {name} did not finish within {timeout:g} s (the compile "
+                f"timeout: ovtf.set_compile_timeout / OVTF_COMPILE_TIMEOUT; 0 means no bound)"))
+            _abandoned[key] = failure
+            raise failure
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["entry"]
 
 
 def scalar_slice_inputs(spec) -> frozenset:
