@@ -497,7 +497,8 @@ void fail_from_python(TF_OpKernelContext* ctx, const std::string& cluster,
 }
 
 // Collects the kernel's inputs as read-only zero-copy numpy arrays (GIL held).
-py::list input_views(TF_OpKernelContext* ctx) {
+// `any_empty` (when given) is set when some input has no elements.
+py::list input_views(TF_OpKernelContext* ctx, bool* any_empty = nullptr) {
   py::list inputs;
   int count = TF_NumInputs(ctx);
   auto status = new_status();
@@ -508,6 +509,7 @@ py::list input_views(TF_OpKernelContext* ctx) {
       throw std::runtime_error(std::string("cannot read input ") + std::to_string(i) + ": " +
                                TF_Message(status.get()));
     }
+    if (any_empty != nullptr && TF_TensorElementCount(tensor) == 0) *any_empty = true;
     inputs.append(tensor_view(tensor, /*writable=*/false));
   }
   return inputs;
@@ -790,8 +792,16 @@ void compute_cluster_async(void* opaque, TF_OpKernelContext* ctx,
   {
     PythonLock gil;
     try {
-      py::list inputs = input_views(ctx);
-      py::object result = call_handle(kernel, ctx, "run", inputs, sink);
+      // A call with a zero-element input is routed to TensorFlow by the handle
+      // (`run_zero_size`): found here, where it costs nothing, not by a Python loop.
+      bool any_empty = false;
+      py::list inputs = input_views(ctx, &any_empty);
+      const char* method = "run";
+      if (any_empty &&
+          py::hasattr(py::reinterpret_borrow<py::object>(kernel->handle), "run_zero_size")) {
+        method = "run_zero_size";
+      }
+      py::object result = call_handle(kernel, ctx, method, inputs, sink);
       if (result) {
         if (result.cast<bool>()) {
           if (check_outputs(kernel, ctx, *sink)) {

@@ -8,6 +8,8 @@ The native kernel creates one `ClusterHandle` per kernel instance and calls:
       kernel moves the work to its fallback pool, which calls
   fallback(inputs, outputs)
       on a worker thread, running the original subgraph with TensorFlow.
+  run_zero_size(inputs, outputs) -> False
+      instead of `run` when an input has no elements (see "Zero-size inputs").
 
 Fallback decisions are per cluster and per input signature (dtype and shape of every
 input):
@@ -26,7 +28,8 @@ debug level. "A cluster" here is what the user sees, not one kernel instance: Te
 retraces a function per input shape and instantiates a new kernel each time, so the key is
 the cluster's structure (node names and op types, not shapes, not its name).
 
-Zero-size inputs: a call with any input of zero elements runs in TensorFlow, also with
+Zero-size inputs: a call with any input of zero elements (the kernel calls
+`run_zero_size` instead of `run`) runs in TensorFlow, also with
 dynamic fallback off (fallback reason "zero_size"); an error TF raises there (ArgMin of an
 empty tensor) reaches the user as TF's own error class. Such a call never arms the fast path,
 which only repeats the dims of a device run.
@@ -90,9 +93,6 @@ class ClusterHandle:
 
     def run(self, inputs: list, outputs) -> bool:
         counters.increment("cluster_executions")
-        for array in inputs:
-            if not array.size:
-                return self._zero_size(inputs)
         if self._failed_signatures:
             known_failure = self._failed_signatures.get(signature_of(inputs))
             if known_failure is not None:
@@ -207,12 +207,15 @@ class ClusterHandle:
         with self._lock:
             self._run_failures.pop(signature, None)
 
-    def _zero_size(self, inputs: list) -> bool:
-        """A call with a zero-element input runs in TensorFlow: a routing decision, not a
-        failure, so also with dynamic fallback off. OpenVINO's frontend and CPU plugin crash
+    def run_zero_size(self, inputs: list, outputs) -> bool:
+        """`run` for a call with a zero-element input (the kernel finds those while it
+        collects the inputs, at no cost; `run` itself does not look, a loop over hundreds of
+        weights costs ~90 us): it runs in TensorFlow, a routing decision, not a failure, so
+        also with dynamic fallback off. OpenVINO's frontend and CPU plugin crash
         the process on many zero-size tensors (SIGSEGV/SIGFPE/SIGABRT: ArgMin, Add of int64,
         Gather, BroadcastTo, ...) or return wrong shapes, where TensorFlow returns an empty
         tensor or raises; here TF's answer, and TF's error class, reach the user."""
+        counters.increment("cluster_executions")
         counters.record_fallback(ZERO_SIZE)
         if _reported.first((self._identity(), ZERO_SIZE)):
             logger.info("ovtf: %s runs in TensorFlow for inputs %s: a zero-size tensor never "
