@@ -328,3 +328,20 @@ def test_a_pinned_const_is_a_cluster_input():
     assert "c" in view.nodes and "c" in [src for src, _ in view.data_inputs[cluster.name]]
     sub = graph_pb2.GraphDef.FromString(cluster.attr["cluster_graph"].s)
     assert "c" not in {node.name for node in sub.node}
+
+
+def test_a_pinned_const_in_a_static_position_keeps_its_consumer_in_tf():
+    """Without a runtime that bakes outside integers (the mock support), a Reshape whose
+    shape Const may be fed cannot compile that shape in: it stays in TF."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (4, 6), name="x")
+        shape = tf.constant([2, 12], name="shape")
+        r = tf.reshape(tf.sin(x, name="s") * 2.0, shape, name="r")
+        tf.tanh(r, name="t")
+    graph_def = graph.as_graph_def()
+    pinned = partitioner.explain(graph_def, ["t"], ["shape", "t"], support=SUPPORT,
+                                 min_cluster_size=1)
+    assert pinned.cluster_of("r") is None and pinned.placement["r"].reason == "STATIC_INPUT"
+    unpinned = partitioner.explain(graph_def, ["t"], ["t"], support=SUPPORT, min_cluster_size=1)
+    assert unpinned.cluster_of("r") == unpinned.cluster_of("s") == unpinned.cluster_of("t")

@@ -52,10 +52,10 @@ def programs(draw):
     for _ in range(count):
         j = draw(st.integers(0, made - 1))
         kind = draw(st.sampled_from(("chain", "chain", "lgamma", "mix", "while", "while_onehot",
-                                     "cond", "map", "control", "const")))
+                                     "nested", "cond", "map", "control", "const")))
         if kind == "chain":
             steps.append(("chain", draw(st.integers(1, 3))))
-        elif kind in ("while", "while_onehot"):
+        elif kind in ("while", "while_onehot", "nested"):
             steps.append((kind, draw(st.integers(-1, made - 1)), draw(st.integers(1, 12))))
         elif kind in ("mix", "cond", "control"):
             steps.append((kind, j))
@@ -97,6 +97,24 @@ def _build(steps, x=None):
                 return i + 1, s
 
             _, v = tf.while_loop(lambda i, s, n=step[2]: i < n, body, (tf.constant(0), v))
+        elif kind == "nested":
+            # a loop around a map_fn, an inner loop reading the outer value, and a cond
+            captured = vals[step[1]] if step[1] >= 0 else None
+
+            def outer(i, s, captured=captured):
+                s = tf.tanh(s) * 1.5 + 0.1
+                m = tf.map_fn(lambda r: r * tf.reduce_max(r), s)
+                _, inner = tf.while_loop(lambda k, t: k < 2,
+                                         lambda k, t: (k + 1, tf.tanh(t * s) + 0.1),
+                                         (tf.constant(0), m))
+                s = tf.cond(tf.reduce_sum(inner) > 0.0, lambda: s * inner,
+                            lambda: tf.tanh(s - inner))
+                if captured is not None:
+                    s = s + captured * 0.25
+                return i + 1, tf.tanh(s)
+
+            _, v = tf.while_loop(lambda i, s, n=step[2]: i < min(n, 3), outer,
+                                 (tf.constant(0), v))
         elif kind == "cond":
             other = vals[step[1]]
             v = tf.cond(tf.reduce_sum(v) > 0.0, lambda v=v: tf.tanh(v) * 2.0,
@@ -188,7 +206,10 @@ def _as_session_graph(graph_def):
 def _check_program(program):
     answers, captured, fetch_names, feeds = _run_program(program)
     # the program's own graph (a Session's has its Placeholder x, a function's its _Arg x)
-    graph_def, fetch, preserve = capture.graph_with(captured, "x")
+    found = capture.graph_with(captured, "x", required=False)
+    if found is None:
+        return None   # too small a graph: TF handed ovtf nothing
+    graph_def, fetch, preserve = found
     result = partitioner.rewrite(graph_def, fetch, preserve, support=SUPPORT, min_cluster_size=1)
     if result.graph_def is None:
         return result
@@ -200,6 +221,11 @@ def _check_program(program):
     inlined = simulate.inline_clusters(result.graph_def)
     if program[2] is None:
         inlined = _as_session_graph(inlined)
+    for node in inlined.node:
+        # grappler's own rewrites leave colocations with nodes it renamed (`loc:@mul` after
+        # mul became ArithmeticOptimizer/ReplaceMulWithSquare_mul); import_graph_def refuses those
+        if "_class" in node.attr:
+            del node.attr["_class"]
     actual = simulate.run(inlined, fetch_names, feeds)
     for got, want in zip(actual, answers):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -213,14 +239,21 @@ REPRO_1 = ([("chain", 3), ("map",), ("mix", 1), ("chain", 3)], [4], None)
 # into a control dependency there); item 3: a fed Const.
 REPRO_2 = ([("chain", 2), ("while_onehot", -1, 3), ("chain", 2)], [3], None)
 REPRO_3 = ([("const",), ("chain", 1)], [2], "const")
+# Nested frames: a map_fn and a loop inside a loop, between element-wise runs.
+NESTED = ([("chain", 2), ("nested", 1, 3), ("mix", 1), ("chain", 2)], [4], None)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          derandomize=True)
+# CONTROL_FLOW_PROPERTY_EXAMPLES=300 for a longer search (derandomized: the default run is repeatable)
+EXAMPLES = int(os.environ.get("CONTROL_FLOW_PROPERTY_EXAMPLES", "20"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=EXAMPLES <= 20)
 @given(programs())
 @example(REPRO_1)
 @example(REPRO_2)
 @example(REPRO_3)
+@example(NESTED)
 def test_random_control_flow_programs_partition_correctly(program):
     _check_program(program)
 
@@ -234,13 +267,14 @@ def test_repro_1_gets_clusters_and_none_reaches_itself():
 # --- end to end through the real ovtf -------------------------------------------------------------
 
 @pytest.mark.timeout(300)
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture],
           derandomize=True)
 @given(programs())
 @example(REPRO_1)
 @example(REPRO_2)
 @example(REPRO_3)
+@example(NESTED)
 def test_random_control_flow_programs_end_to_end(program):
     ovtf.set_min_cluster_size(1)
     ovtf.disable_dynamic_fallback()
