@@ -64,13 +64,17 @@ def test_integer_division_with_constant_operands(op, constant, dtype, reports, g
     towards zero, and gave TruncateMod of a constant dividend the divisor's sign."""
     x_value, y_value = [-7, 7, -7, 7, -6, 9, 0], [2, -2, -2, 2, 4, -3, 5]
 
+    def at_run_time(t):
+        # int32 in, clipped, then int64: provably within int32 (`ovtf.ocm.ranges`)
+        small = raw.ClipByValue(t=t, clip_value_min=tf.constant(-100), clip_value_max=tf.constant(100))
+        return raw.Cast(x=small, DstT=dtype)
+
     def fn(x_in, y_in):
-        x = tf.constant(x_value, dtype) if constant in ("both", "x") else raw.Neg(x=raw.Neg(x=x_in))
-        y = tf.constant(y_value, dtype) if constant in ("both", "y") else raw.Neg(x=raw.Neg(x=y_in))
+        x = tf.constant(x_value, dtype) if constant in ("both", "x") else at_run_time(x_in)
+        y = tf.constant(y_value, dtype) if constant in ("both", "y") else at_run_time(y_in)
         return getattr(raw, op)(x=x, y=y)
 
-    _on_device(fn, (tf.constant(x_value, dtype), tf.constant(y_value, dtype)), op, reports,
-               grappler_options)
+    _on_device(fn, (tf.constant(x_value), tf.constant(y_value)), op, reports, grappler_options)
 
 
 # --- LRN with a bias other than 1 -----------------------------------------------------------
@@ -160,3 +164,84 @@ def test_fused_batch_norm_every_output(op, dtype, reports, grappler_options):
     # y, mean, variance as TF; the reserve spaces (uninitialized in TF) only by shape
     assert_same(actual[:3], expected[:3], 1e-2 if dtype == tf.float16 else 1e-5, op)
     assert [a.shape for a in actual[3:]] == [e.shape for e in expected[3:]]
+
+
+# --- int64 beyond 2^31, and gather indices: kept in TF unless provably in range -------------
+
+def _placement(reports, op):
+    """[(on the device?, reason)] for every `op` node."""
+    return [(p.cluster is not None, p.reason) for r in reports.items for p in r.placement.values()
+            if p.op == op]
+
+
+@pytest.mark.parametrize("label,fn", [
+    ("sub", lambda x: raw.Sub(x=x, y=tf.constant([1, 2], tf.int64))),
+    ("abs", lambda x: raw.Abs(x=raw.Neg(x=x))),
+    ("square", lambda x: raw.Square(x=x)),
+    ("reshape", lambda x: raw.Reshape(tensor=raw.Identity(input=x), shape=tf.constant([2, 1]))),
+])
+def test_int64_beyond_int32_stays_in_tf(label, fn, reports, grappler_options):
+    """OpenVINO's CPU computes int64 as int32: [2^40, 3*2^40] - [1, 2] gave [-1, -2], a
+    Reshape of 2^40 gave 0. Values not known to fit int32 stay in TF (reason RANGE)."""
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    x = tf.constant([2 ** 40, 3 * 2 ** 40], tf.int64)
+    actual, expected = _run_function(fn, (x,), reports)
+    assert_same(actual, expected, 0, label)
+    computing = [item for op in ("Sub", "Abs", "Neg", "Square", "Reshape", "Identity")
+                 for item in _placement(reports, op)]
+    assert computing and all(not inside and reason == "RANGE" for inside, reason in computing), computing
+
+
+def test_int64_shape_arithmetic_stays_on_device(reports, grappler_options):
+    """tf.shape(..., out_type=int64) -> StridedSlice -> arithmetic -> Pack -> Reshape: every
+    value is a dim or a small constant, so all of it runs on the device."""
+    def fn(t):
+        shape = raw.Shape(input=raw.Neg(x=t), out_type=tf.int64)
+        target = tf.stack([shape[0] + 0, shape[1] - 1 + 1, tf.constant(-1, tf.int64)])
+        return raw.Reshape(tensor=raw.Neg(x=t), shape=target)
+
+    _on_device(fn, (RNG.standard_normal((2, 6)).astype(np.float32),), "Reshape", reports,
+               grappler_options)
+    for op in ("Shape", "StridedSlice", "AddV2", "Sub", "Pack"):
+        assert all(inside for inside, _ in _placement(reports, op)) and _placement(reports, op), op
+
+
+def test_int64_from_int32_stays_on_device(reports, grappler_options):
+    """An int64 made from int32 values and small constants provably fits: on the device."""
+    small = lambda t: raw.Maximum(x=raw.Minimum(x=t, y=tf.constant(1000)), y=tf.constant(-1000))  # noqa: E731
+    _on_device(lambda t: raw.Mul(x=raw.Cast(x=small(t), DstT=tf.int64), y=tf.constant(3, tf.int64)),
+               (np.array([5, -7, 4000], np.int32),), "Mul", reports, grappler_options)
+
+
+def test_gather_out_of_range_raises_like_tf(reports, grappler_options):
+    """tf.gather(params, [[7]]) on 5 rows: OpenVINO returned zeros; TF raises. The gather
+    stays in TF (reason RANGE) and raises InvalidArgumentError; the rest runs on the device."""
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    from ovtf import hook
+
+    function = tf.function(lambda p: raw.Neg(x=tf.gather(raw.Neg(x=p), [[7]])))
+    hook.clear_function_cache()
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        function(tf.ones([5, 3]))
+    assert _placement(reports, "GatherV2") == [(False, "RANGE")]
+    assert all(inside for inside, _ in _placement(reports, "Neg")) and _placement(reports, "Neg")
+
+
+def test_gather_provably_in_range_stays_on_device(reports, grappler_options):
+    """Constant indices within the params' known dim: the gather runs on the device."""
+    _on_device(lambda p: tf.gather(raw.Neg(x=p), [[4], [0]]), (tf.ones([5, 3]),), "GatherV2",
+               reports, grappler_options)
+
+
+def test_gather_of_runtime_ids_stays_in_tf(reports, grappler_options):
+    """An embedding lookup of ids from outside cannot be proven in range: in TF (TF raises
+    on a bad id), the computation after it on the device."""
+    from test_ops import _run_unclustered
+    reasons = _run_unclustered(lambda p, i: raw.Neg(x=tf.gather(p, i)),
+                               (RNG.standard_normal((5, 3)).astype(np.float32), np.array([1, 4], np.int32)),
+                               "GatherV2", reports, grappler_options)
+    assert [reason for reason, _ in reasons] == ["RANGE"]

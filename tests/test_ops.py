@@ -73,6 +73,12 @@ def c(value, dtype=tf.int32):
     return tf.constant(value, dtype)
 
 
+def consts(fn, *values):
+    """`fn` applied to `values` as constants of the graph: int64 tensors and gather indices
+    run on the device only where their values are known to fit (`ovtf.ocm.ranges`)."""
+    return lambda: fn(*[tf.constant(value) for value in values])
+
+
 # --- the case table ---------------------------------------------------------------------------
 
 @dataclass
@@ -126,7 +132,7 @@ case("Round", lambda x: raw.Round(x=x), f32(5, 5, lo=-10, hi=10))
 for _op in ("Abs", "Neg", "Sign", "Square"):
     case(_op, lambda x, _op=_op: getattr(raw, _op)(x=x), f32(3, 7))
     case(_op, lambda x, _op=_op: getattr(raw, _op)(x=x), i32(3, 7), name="int32")
-case("Abs", lambda x: raw.Abs(x=x), i64(9), name="int64")
+case("Abs", consts(lambda x: raw.Abs(x=x), i64(9)), name="int64")
 case("Sign", lambda x: raw.Sign(x=x), np.array([-2.0, -0.0, 0.0, 3.0], np.float32), name="zeros")
 
 _SPECIAL = np.array([[1.0, -np.inf, np.inf, np.nan], [0.0, -3.5, np.nan, 1e38]], np.float32)
@@ -139,7 +145,7 @@ for _op in ("Add", "AddV2", "Sub", "Mul", "Maximum", "Minimum", "SquaredDifferen
     case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), f32(3, 4), f32(3, 4))
     case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), f32(2, 3, 4), f32(4), name="broadcast")
     case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), i32(3, 4), i32(1, 4), name="int32")
-case("AddV2", lambda x, y: raw.AddV2(x=x, y=y), i64(3, 4), i64(3, 4), name="int64")
+case("AddV2", consts(lambda x, y: raw.AddV2(x=x, y=y), i64(3, 4), i64(3, 4)), name="int64")
 case("RealDiv", lambda x, y: raw.RealDiv(x=x, y=y), f32(3, 4), pos(3, 4))
 case("RealDiv", lambda x, y: raw.RealDiv(x=x, y=y), f32(2, 3, 4), pos(3, 1), name="broadcast")
 for _op in ("FloorDiv", "FloorMod"):
@@ -401,22 +407,22 @@ case("MirrorPad", lambda x: raw.MirrorPad(input=x, paddings=c([[0, 0], [1, 1], [
                                           mode="REFLECT"), i32(1, 3, 3, 2), name="int32_image")
 case("ReverseV2", lambda x: raw.ReverseV2(tensor=x, axis=c([1])), f32(2, 3, 4))
 case("ReverseV2", lambda x: raw.ReverseV2(tensor=x, axis=c([0, -1])), i32(2, 3, 4), name="int32_two_axes")
-case("GatherV2", lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(1)), f32(3, 5),
-     i32(2, 4, lo=0, hi=5), name="axis1")
-case("GatherV2", lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(0)), i32(6, 2),
-     i64(3, lo=0, hi=6), name="int32_int64_indices")
-case("GatherV2", lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(1), batch_dims=1), f32(3, 5, 2),
-     i32(3, 4, lo=0, hi=5), name="batch_dims1")
-case("GatherV2", lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(-1)), f32(3, 5),
-     i32(4, lo=0, hi=5), name="negative_axis")
-case("GatherNd", lambda x, i: raw.GatherNd(params=x, indices=i), f32(3, 4, 2),
-     np.stack([i32(5, lo=0, hi=3), i32(5, lo=0, hi=4)], -1), name="partial_index")
-case("GatherNd", lambda x, i: raw.GatherNd(params=x, indices=i), i32(3, 4),
-     np.stack([i64(2, 3, lo=0, hi=3), i64(2, 3, lo=0, hi=4)], -1), name="int32_full_index")
+case("GatherV2", consts(lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(1)), f32(3, 5),
+                       i32(2, 4, lo=0, hi=5)), name="axis1")
+case("GatherV2", consts(lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(0)), i32(6, 2),
+                       i64(3, lo=0, hi=6)), name="int32_int64_indices")
+case("GatherV2", consts(lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(1), batch_dims=1),
+                       f32(3, 5, 2), i32(3, 4, lo=0, hi=5)), name="batch_dims1")
+case("GatherV2", consts(lambda x, i: raw.GatherV2(params=x, indices=i, axis=c(-1)), f32(3, 5),
+                       i32(4, lo=0, hi=5)), name="negative_axis")
+case("GatherNd", consts(lambda x, i: raw.GatherNd(params=x, indices=i), f32(3, 4, 2),
+                       np.stack([i32(5, lo=0, hi=3), i32(5, lo=0, hi=4)], -1)), name="partial_index")
+case("GatherNd", consts(lambda x, i: raw.GatherNd(params=x, indices=i), i32(3, 4),
+                       np.stack([i64(2, 3, lo=0, hi=3), i64(2, 3, lo=0, hi=4)], -1)), name="int32_full_index")
 case("OneHot", lambda i: raw.OneHot(indices=i, depth=c(5), on_value=c(2.0, tf.float32),
                                     off_value=c(-1.0, tf.float32)), i32(4, lo=0, hi=5))
-case("OneHot", lambda i: raw.OneHot(indices=i, depth=c(4), on_value=c(1), off_value=c(0), axis=0),
-     i64(2, 3, lo=-1, hi=5), name="int32_axis0_out_of_range")
+case("OneHot", consts(lambda i: raw.OneHot(indices=i, depth=c(4), on_value=c(1), off_value=c(0), axis=0),
+                     i64(2, 3, lo=-1, hi=5)), name="int32_axis0_out_of_range")
 case("SpaceToBatchND", lambda x: raw.SpaceToBatchND(input=x, block_shape=c([2, 2]),
                                                     paddings=c([[0, 0], [0, 0]])), f32(1, 4, 4, 3))
 case("SpaceToBatchND", lambda x: raw.SpaceToBatchND(input=x, block_shape=c([2, 3]),
@@ -455,8 +461,8 @@ for _op in ("Div", "TruncateDiv", "Mod", "TruncateMod"):
 for _op in ("BitwiseAnd", "BitwiseOr", "BitwiseXor"):
     case(_op, lambda x, y, _op=_op: getattr(raw, _op)(x=x, y=y), i32(4, 5, lo=-100, hi=100),
          i32(4, 5, lo=-100, hi=100), name="int32")
-case("BitwiseAnd", lambda x, y: raw.BitwiseAnd(x=x, y=y), i64(6, lo=-100, hi=100), i64(6, lo=0, hi=100),
-     name="int64")
+case("BitwiseAnd", consts(lambda x, y: raw.BitwiseAnd(x=x, y=y), i64(6, lo=-100, hi=100),
+                         i64(6, lo=0, hi=100)), name="int64")
 case("Invert", lambda x: raw.Invert(x=x), i32(4, 5, lo=-100, hi=100), name="int32")
 case("Invert", lambda x: raw.Invert(x=x), RNG.integers(0, 255, (7,)).astype(np.uint8), name="uint8")
 for _op in ("LeftShift", "RightShift"):
@@ -471,8 +477,8 @@ case("SegmentSum", lambda x, s: raw.SegmentSum(data=x, segment_ids=s), f32(6, 3)
      np.array([0, 0, 1, 3, 3, 3], np.int32), name="gap")
 case("SegmentMax", lambda x, s: raw.SegmentMax(data=x, segment_ids=s), f32(6, 3),
      np.array([0, 0, 1, 2, 2, 2], np.int32))
-case("SegmentSum", lambda x, s: raw.SegmentSum(data=x, segment_ids=s), i32(5), np.array([0, 1, 1, 2, 2], np.int64),
-     name="int32_int64_ids")
+case("SegmentSum", consts(lambda x, s: raw.SegmentSum(data=x, segment_ids=s), i32(5),
+                         np.array([0, 1, 1, 2, 2], np.int64)), name="int32_int64_ids")
 for _op in ("UnsortedSegmentSum", "UnsortedSegmentMax"):
     case(_op, lambda x, s, _op=_op: getattr(raw, _op)(data=x, segment_ids=s, num_segments=c(4)), f32(6, 3),
          np.array([3, 0, 1, 0, 3, 1], np.int32))
@@ -496,7 +502,7 @@ case("LinSpace", lambda a, b, x: raw.LinSpace(start=a, stop=b, num=c(5)) + x, np
 
 case("Concat", lambda x, y: raw.Concat(concat_dim=c(1), values=[x, y]), f32(2, 3), f32(2, 4))
 case("Concat", lambda x, y: raw.Concat(concat_dim=c(0), values=[x, y]), i32(2, 3), i32(1, 3), name="int32")
-case("Gather", lambda x, i: raw.Gather(params=x, indices=i), f32(5, 3), i32(2, 4, lo=0, hi=5))
+case("Gather", consts(lambda x, i: raw.Gather(params=x, indices=i), f32(5, 3), i32(2, 4, lo=0, hi=5)))
 case("Reverse", lambda x: raw.Reverse(tensor=x, dims=tf.constant([False, True, False])), f32(2, 3, 4))
 case("ReverseSequence", lambda x, l: raw.ReverseSequence(input=x, seq_lengths=l, seq_dim=1, batch_dim=0),
      f32(3, 5, 2), np.array([1, 5, 3], np.int64))
@@ -516,18 +522,18 @@ case("TensorScatterUpdate", lambda x, i, u: raw.TensorScatterUpdate(tensor=x, in
      np.array([[1], [4], [0]], np.int32), f32(3, 3))
 case("TensorScatterAdd", lambda x, i, u: raw.TensorScatterAdd(tensor=x, indices=i, updates=u), f32(6, 3),
      np.array([[1], [1], [0]], np.int32), f32(3, 3), name="repeated")
-case("TensorScatterAdd", lambda x, i, u: raw.TensorScatterAdd(tensor=x, indices=i, updates=u), i32(3, 4),
-     np.array([[0, 1], [2, 3], [0, 1]], np.int64), i32(3), name="int32_elements")
+case("TensorScatterAdd", consts(lambda x, i, u: raw.TensorScatterAdd(tensor=x, indices=i, updates=u), i32(3, 4),
+                               np.array([[0, 1], [2, 3], [0, 1]], np.int64), i32(3)), name="int32_elements")
 case("ScatterNd", lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=c([6, 3])),
      np.array([[1], [4], [1]], np.int32), f32(3, 3), name="repeated")
-case("ScatterNd", lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=c([3, 4], tf.int64)),
-     np.array([[0, 1], [2, 3]], np.int64), i32(2), name="int32_elements")
+case("ScatterNd", consts(lambda i, u: raw.ScatterNd(indices=i, updates=u, shape=c([3, 4], tf.int64)),
+                        np.array([[0, 1], [2, 3]], np.int64), i32(2)), name="int32_elements")
 case("DynamicStitch", lambda a, b, x, y: raw.DynamicStitch(indices=[a, b], data=[x, y]),
      np.array([0, 4], np.int32), np.array([1, 3, 2], np.int32), f32(2, 3), f32(3, 3))
 case("Where", lambda x: raw.Where(condition=x), boolean(3, 4), name="bool")
 case("Where", lambda x: raw.Where(condition=x), i32(5, lo=-1, hi=2), name="int32")
 case("Unique", lambda x: raw.Unique(x=x), np.array([3, 1, 3, 2, 1, 7], np.int32), name="int32")
-case("Unique", lambda x: raw.Unique(x=x, out_idx=tf.int64), i64(9, lo=-2, hi=3), name="int64_out_int64")
+case("Unique", consts(lambda x: raw.Unique(x=x, out_idx=tf.int64), i64(9, lo=-2, hi=3)), name="int64_out_int64")
 case("ListDiff", lambda x, y: raw.ListDiff(x=x, y=y), np.array([1, 2, 3, 4, 5, 6], np.int32),
      np.array([1, 3, 5, 9], np.int32), name="int32")
 case("DynamicPartition", lambda x, p: raw.DynamicPartition(data=x, partitions=p, num_partitions=3), f32(5, 2),

@@ -16,6 +16,8 @@ node. The rules apply in this order, so a node gets the most telling reason:
     ATTR            the entry's attribute check failed (e.g. an unsupported data_format)
     ... then:
     SHAPE           a zero-size tensor known from the graph's constants (`rules.NoZeroSize`)
+    RANGE           an int64 value not provably within int32, or gather indices not
+                    provably in range (`ranges.IntegerRanges`)
     DISABLED        the user disabled this op type (set_disabled_ops / OVTF_DISABLED_OPS)
     DEVICE          assigned to a non-CPU TensorFlow device (the cluster kernel runs on CPU)
     PRESERVED       the optimizer must keep this node (fetched, fed, or otherwise preserved)
@@ -31,7 +33,7 @@ graph (a Mark):
 
 from __future__ import annotations
 
-from ovtf.ocm import rules
+from ovtf.ocm import ranges, rules
 from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DTYPE, OVTF,  # noqa: F401
                               GRAPH, PRESERVED, SHAPE, STATEFUL, TRAINING, SUPPORTED, UNSUPPORTED_OP, Mark,
                               OperatorSupport, chain)
@@ -40,10 +42,12 @@ from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DT
 def node_rules(support: OperatorSupport, preserve=frozenset(), disabled_ops=frozenset(),
                graph_def=None):
     """The whole per-node decision for one graph: generic rules around `support` (with the
-    graph, also the zero-size rule, which looks at the constants a node reads)."""
-    zero_size = (rules.NoZeroSize(graph_def),) if graph_def is not None else ()
+    graph, also the zero-size rule, which looks at the constants a node reads, and the
+    integer-range rule, which follows int64 values and gather indices to their producers)."""
+    in_graph = (rules.NoZeroSize(graph_def), ranges.IntegerRanges(graph_def)) \
+        if graph_def is not None else ()
     return chain(rules.NotOvtf(), rules.NoControlFlow(), rules.NoBoundary(),
-                 rules.DenseTensors(), support, *zero_size, rules.NotDisabled(disabled_ops),
+                 rules.DenseTensors(), support, *in_graph, rules.NotDisabled(disabled_ops),
                  rules.OnCpu(), rules.NotPreserved(preserve), target=support.target)
 
 

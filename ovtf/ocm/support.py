@@ -51,6 +51,7 @@ DEVICE = "DEVICE"
 ATTR = "ATTR"
 PRESERVED = "PRESERVED"
 SHAPE = "SHAPE"
+RANGE = "RANGE"         # an integer value not provably in the range the device gets right
 TRAINING = "TRAINING"   # whole graph: a training step (ovtf.ocm.judge_graph)
 GRAPH = "GRAPH"         # whole graph: the backend's judge_graph refused it
 
