@@ -82,6 +82,14 @@ CASES = {
     "slice_size_0": (lambda x: tf.slice(tf.tanh(x), [0, 0], [0, 3]) * 2, lambda: (_f32(2, 3),),
                      "any"),
     "tile_by_zero": (lambda x: tf.tile(tf.tanh(x), [0, 2]) * 2, lambda: (_f32(2, 3),), "any"),
+    "argmax_of_an_empty_slice": (lambda x: tf.argmax(tf.tanh(x)[2:10], 0), lambda: (_f32(2, 3),),
+                                 "routed"),
+    "conv2d_of_an_empty_slice": (lambda x, w: tf.nn.conv2d(tf.tanh(x)[3:], w, 1, "SAME") * 2,
+                                 lambda: (_f32(2, 5, 5, 2), _f32(3, 3, 2, 4)), "any"),
+    "max_pool_of_an_empty_slice": (lambda x: tf.nn.max_pool2d(tf.tanh(x)[3:], 2, 2, "VALID") * 2,
+                                   lambda: (_f32(2, 4, 4, 2),), "routed"),
+    "reduce_max_of_an_empty_slice": (lambda x: tf.reduce_max(tf.tanh(x)[2:10], 0) * 2,
+                                     lambda: (_f32(2, 3),), "any"),
     "empty_range": (lambda x: tf.cast(tf.range(3, 3), tf.float32)[None] + tf.reduce_sum(tf.tanh(x)),
                     lambda: (_f32(2),), "any"),
 }
@@ -95,7 +103,9 @@ GROUPS = {
     "nn_and_shapes": ["conv2d_empty_batch", "max_pool_empty_batch", "concat_with_empty",
                       "matmul_empty_inner", "reshape_0_minus1", "reduce_max_over_empty_axis"],
     "made_inside": ["negative_stride_empty_slice", "slice_past_the_end", "slice_size_0",
-                    "tile_by_zero", "empty_range"],
+                    "tile_by_zero", "empty_range", "argmax_of_an_empty_slice",
+                    "conv2d_of_an_empty_slice", "max_pool_of_an_empty_slice",
+                    "reduce_max_of_an_empty_slice"],
 }
 
 

@@ -50,7 +50,8 @@ import importlib
 import logging
 import threading
 
-__all__ = ["Backend", "BackendFamily", "Executable", "BackendError", "STAGES", "register",
+__all__ = ["Backend", "BackendFamily", "Executable", "BackendError", "ZeroSizeTensor",
+           "STAGES", "register",
            "unregister", "register_family", "list_backends", "get", "is_available",
            "canonical_name"]
 
@@ -70,6 +71,13 @@ class BackendError(RuntimeError):
         self.stage = stage
         self.cause = cause
         super().__init__(_describe(cause))
+
+
+class ZeroSizeTensor(RuntimeError):
+    """The cause of a BackendError: the cluster, imported for this input signature, makes a
+    zero-size tensor inside (a slice past the end of a non-empty input). OpenVINO crashes or
+    errs on many of those where TF returns an empty tensor or raises, so the runtime runs the
+    signature in TensorFlow, fallback on or off (reason "zero_size"), instead of failing."""
 
 
 def _describe(cause) -> str:

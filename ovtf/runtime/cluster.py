@@ -32,7 +32,12 @@ Zero-size inputs: a call with any input of zero elements (the kernel calls
 `run_zero_size` instead of `run`) runs in TensorFlow, also with
 dynamic fallback off (fallback reason "zero_size"); an error TF raises there (ArgMin of an
 empty tensor) reaches the user as TF's own error class. Such a call never arms the fast path,
-which only repeats the dims of a device run.
+which only repeats the dims of a device run. A signature whose imported model makes a
+zero-size tensor inside from non-empty inputs (`x[2:10]` of 2 rows feeding a pool) fails
+with cause `ZeroSizeTensor` (the OpenVINO backend checks every model it imports): it is
+routed the same way, pinned to TensorFlow like an import failure; so is one whose import or
+compile failed where TF's shape inference finds such a tensor (`fallback.zero_size_inside`:
+OpenVINO's frontend refuses a pool over zero rows).
 
 Cost placement (opt-in, `ovtf.runtime.cost_placement`) may send a signature to TensorFlow
 when it measured TensorFlow faster; such calls are fallbacks with reason "cost" (and
@@ -59,11 +64,11 @@ import threading
 import numpy as np
 
 from ovtf import config, counters
-from ovtf.backends import BackendError
+from ovtf.backends import BackendError, ZeroSizeTensor
 from ovtf.once import Once
 from ovtf.runtime import cost_placement
 from ovtf.runtime.errors import ClusterError
-from ovtf.runtime.fallback import TensorFlowRunner
+from ovtf.runtime.fallback import TensorFlowRunner, zero_size_inside
 from ovtf.spec import ClusterSpec
 
 logger = logging.getLogger("ovtf")
@@ -96,6 +101,8 @@ class ClusterHandle:
         if self._failed_signatures:
             known_failure = self._failed_signatures.get(signature_of(inputs))
             if known_failure is not None:
+                if isinstance(known_failure.cause, ZeroSizeTensor):
+                    return self._zero_size(inputs)
                 return self._fall_back(known_failure)
         settings = config.settings
         if settings.cost_placement:
@@ -112,7 +119,15 @@ class ClusterHandle:
         try:
             repeat = self.device.run(inputs, outputs)
         except BackendError as failure:
+            if failure.stage != "run" and not isinstance(failure.cause, ZeroSizeTensor):
+                # OpenVINO refused it: because of a zero-size tensor inside, by TF's shapes?
+                empty = zero_size_inside(self.spec, inputs)
+                if empty is not None:
+                    failure = BackendError(failure.stage, ZeroSizeTensor(
+                        f"cluster {self.spec.name}: {empty} ({failure})"))
             self._remember(signature_of(inputs), failure)
+            if isinstance(failure.cause, ZeroSizeTensor):
+                return self._zero_size(inputs)
             return self._fall_back(failure)
         except Exception as error:  # a device-path bug: still a fallback, never a crash
             failure = BackendError("run", error)
@@ -216,6 +231,9 @@ class ClusterHandle:
         Gather, BroadcastTo, ...) or return wrong shapes, where TensorFlow returns an empty
         tensor or raises; here TF's answer, and TF's error class, reach the user."""
         counters.increment("cluster_executions")
+        return self._zero_size(inputs)
+
+    def _zero_size(self, inputs: list) -> bool:
         counters.record_fallback(ZERO_SIZE)
         if _reported.first((self._identity(), ZERO_SIZE)):
             logger.info("ovtf: %s runs in TensorFlow for inputs %s: a zero-size tensor never "

@@ -31,6 +31,34 @@ def _tf_shape(shape):
     return [None if dim < 0 else dim for dim in shape]
 
 
+def zero_size_inside(spec: ClusterSpec, inputs: list):
+    """What in the cluster makes a zero-size data tensor from these inputs' shapes, by
+    TensorFlow's own shape inference (asked only after OpenVINO refused the cluster: its
+    frontend rejects some of them, "Batch size is zero" for a pool over `x[3:]` of 2 rows),
+    else None. Data: rank >= 2 or a non-integer dtype (an empty 1-D integer tensor is the
+    shape of a scalar)."""
+    import tensorflow as tf
+
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            feeds = {f"{tensor.name}:0": tf.compat.v1.placeholder(
+                         tf.as_dtype(tensor.tf_dtype), tuple(array.shape))
+                     for tensor, array in zip(spec.inputs, inputs)}
+            tf.graph_util.import_graph_def(spec.graph_def, input_map=feeds, name="cluster")
+        for operation in graph.get_operations():
+            if not operation.name.startswith("cluster/") or operation.type == "Placeholder":
+                continue
+            for output in operation.outputs:
+                dims = output.shape.as_list() if output.shape.rank is not None else []
+                if 0 in dims and (len(dims) >= 2 or not output.dtype.is_integer):
+                    return f"{operation.type} {operation.name[len('cluster/'):]} makes a " \
+                           f"zero-size tensor {['?' if d is None else d for d in dims]}"
+    except Exception:   # shapes TF itself rejects: no opinion here
+        return None
+    return None
+
+
 class TensorFlowRunner:
     """Executes one cluster subgraph with TensorFlow, building what it needs once."""
 
