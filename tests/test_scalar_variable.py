@@ -121,3 +121,29 @@ def test_scalar_slice_inputs_finds_only_rank0_slice_data():
         tf.identity(other * 2, name="ovtf_ret_2")
     spec = ClusterSpec.parse("probe", graph.as_graph_def().SerializeToString())
     assert scalar_slice_inputs(spec) == {0}
+
+
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64, tf.float32, tf.int8])
+def test_scalar_constant_sliced_with_new_axis_in_a_session(dtype):
+    """TF's own StridedSliceTest.test_basic_slice: a Session fetches `c[None]` of a rank-0
+    Const, constant folding off as in TF's test sessions (else grappler folds the slice
+    before ovtf sees it); the importer lowers a StridedSlice of a rank-0 value to a Reshape."""
+    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+
+    config = config_pb2.ConfigProto()
+    config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+    graph = tf.Graph()
+    with graph.as_default():
+        c = tf.constant(5, dtype=dtype)
+        fetches = [fn(c) for _, fn in sorted(SLICES.items())]
+    with tf.compat.v1.Session(graph=graph) as session:
+        ovtf.disable()
+        expected = session.run(fetches)
+    ovtf.enable()
+    ovtf.reset_stats()
+    with tf.compat.v1.Session(graph=graph, config=config) as session:
+        actual = session.run(fetches)
+    assert ovtf.stats()["device_executions"] >= 1
+    for got, want in zip(actual, expected):
+        assert got.dtype == want.dtype and got.shape == want.shape, (got, want)
+        np.testing.assert_array_equal(got, want)

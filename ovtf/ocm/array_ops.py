@@ -79,7 +79,46 @@ declare("Pack", "Unpack", T=ALL_DENSE)
 declare("Split", static_inputs=(0,), T=ALL_DENSE)
 declare("SplitV", static_inputs=(1, 2), T=ALL_DENSE, Tlen=INDEX)
 declare("Slice", static_inputs=(1, 2), T=ALL_DENSE, Index=INDEX)
-declare("StridedSlice", static_inputs=(1, 2, 3), T=ALL_DENSE, Index=INDEX)
+
+
+def _is_scalar(name, nodes) -> bool:
+    """Input `name` is rank 0: a Const (or a value the runtime bakes in) or a Placeholder
+    whose recorded shape has no dims."""
+    value = const_value(name, nodes)
+    if value is not None:
+        return value.ndim == 0
+    node = nodes.get(name.split(":")[0])
+    return (node is not None and node.op == "Placeholder" and "shape" in node.attr
+            and not node.attr["shape"].shape.unknown_rank and not node.attr["shape"].shape.dim)
+
+
+def _lower_scalar_strided_slice(node, nodes):
+    """A StridedSlice of a rank-0 value (`c[None]`, `c[...]`) becomes a Reshape to one 1 per
+    new axis: OpenVINO (2026.4) folds a StridedSlice over a rank-0 constant reading past the
+    scalar (garbage int32, 0.0 float; TF's StridedSliceTest.test_basic_slice). On a rank-0
+    input every slice entry is a new axis or the ellipsis (TF rejects anything else)."""
+    from tensorflow.core.framework import types_pb2
+
+    data = [name for name in node.input if not name.startswith("^")]
+    if len(data) < 4 or not _is_scalar(data[0], nodes):
+        return None
+    begin = const_value(data[1], nodes)
+    if begin is None:
+        return None
+    new_axis, ellipsis = node.attr["new_axis_mask"].i, node.attr["ellipsis_mask"].i
+    entries = range(int(begin.size))
+    if any(not (new_axis | ellipsis) >> i & 1 for i in entries):
+        return None
+    ones = [1 for i in entries if new_axis >> i & 1 and not ellipsis >> i & 1]
+    build = NodeBuilder(node)
+    shape = build.const(ones, types_pb2.DT_INT32)
+    build.add("Reshape", [data[0], shape], name=node.name, T=node.attr["T"].type,
+              Tshape=types_pb2.DT_INT32)
+    return Lowered(build.nodes)
+
+
+declare("StridedSlice", static_inputs=(1, 2, 3), lower=_lower_scalar_strided_slice,
+        T=ALL_DENSE, Index=INDEX)
 declare("Tile", static_inputs=(1,), T=ALL_DENSE, Tmultiples=INDEX)
 declare("Fill", static_inputs=(0,), T=ALL_DENSE, index_type=INDEX)
 declare("BroadcastTo", static_inputs=(1,), T=ALL_DENSE, Tidx=INDEX)
