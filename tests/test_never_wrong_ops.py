@@ -245,3 +245,59 @@ def test_gather_of_runtime_ids_stays_in_tf(reports, grappler_options):
                                (RNG.standard_normal((5, 3)).astype(np.float32), np.array([1, 4], np.int32)),
                                "GatherV2", reports, grappler_options)
     assert [reason for reason, _ in reasons] == ["RANGE"]
+
+
+# --- crashes: scalar tiles and empty block shapes, in a fresh process -------------------------
+
+_CRASH_CASES = """
+import json
+import numpy as np
+import tensorflow as tf
+import ovtf
+from ovtf import hook, placement_log
+from test_ops import PLAIN_GRAPPLER
+
+tf.config.optimizer.set_experimental_options(PLAIN_GRAPPLER)
+ovtf.disable_dynamic_fallback()
+ovtf.set_min_cluster_size(1)
+raw = tf.raw_ops
+reports = []
+record = placement_log.record
+placement_log.record = lambda report: (reports.append(report), record(report))
+empty = tf.zeros([0, 2], tf.int32)
+cases = {
+    "tile_scalar_constant": (lambda: tf.tile(7.0, multiples=tf.constant([], tf.int32)), ()),
+    "tile_scalar": (lambda x: raw.Tile(input=raw.Neg(x=x), multiples=tf.constant([], tf.int32)),
+                    (tf.constant(7.0),)),
+    "space_to_batch_no_block": (lambda x: raw.SpaceToBatchND(
+        input=raw.Neg(x=x), block_shape=tf.constant([], tf.int32), paddings=empty), (tf.ones([2, 3]),)),
+    "batch_to_space_no_block": (lambda x: raw.BatchToSpaceND(
+        input=raw.Neg(x=x), block_shape=tf.constant([], tf.int32), crops=empty), (tf.ones([2, 3]),)),
+}
+out = {}
+for name, (fn, args) in cases.items():
+    function = tf.function(fn)
+    ovtf.disable(); hook.clear_function_cache()
+    expected = function(*args).numpy()
+    ovtf.enable(); hook.clear_function_cache(); reports.clear(); ovtf.reset_stats()
+    actual = function(*args).numpy()
+    op = {"tile_scalar_constant": "Tile", "tile_scalar": "Tile"}.get(name, "SpaceToBatchND"
+         if "space_to_batch" in name else "BatchToSpaceND")
+    out[name] = {"same": bool(np.array_equal(actual, expected)) and actual.shape == expected.shape,
+                 "placement": sorted({(p.cluster is not None, p.reason) for r in reports
+                                      for p in r.placement.values() if p.op == op}),
+                 "fallbacks": ovtf.stats()["fallbacks"]}
+print(json.dumps(out))
+"""
+
+
+def test_scalar_tile_and_empty_block_shape_do_not_crash(fresh_process):
+    """tf.tile(7.0, multiples=[]) died in the frontend (SIGSEGV); SpaceToBatchND and
+    BatchToSpaceND with block_shape=[] failed or died (SIGFPE). Their zero-size constant
+    arguments keep them in TF (`rules.NoZeroSize`, reason SHAPE): TF's answers, no crash."""
+    results = fresh_process(_CRASH_CASES)
+    for name, result in results.items():
+        assert result["same"] and result["fallbacks"] == 0, (name, result)
+        # (TF's second optimizer pass reports the rewritten graph as ALREADY_REWRITTEN)
+        assert [False, "SHAPE"] in result["placement"], (name, result)
+        assert not any(inside for inside, _ in result["placement"]), (name, result)
