@@ -77,7 +77,31 @@ declare("Squeeze", T=ALL_DENSE)
 declare("ConcatV2", static_inputs=(-1,), T=ALL_DENSE, Tidx=INDEX)
 declare("Pack", "Unpack", T=ALL_DENSE)
 declare("Split", static_inputs=(0,), T=ALL_DENSE)
-declare("SplitV", static_inputs=(1, 2), T=ALL_DENSE, Tlen=INDEX)
+
+
+def _lower_split_v(node, nodes):
+    """A SplitV whose size_splits is computed in the cluster (a concat gradient:
+    Squeeze(Slice(Pack(shapes)))) gets them through a Reshape to [num_split]: the frontend
+    (2026.4) takes the output count from their static shape, which it does not infer there,
+    makes a one-output split and fails the import ("Check 'input_outputs_vector.size() >
+    producer_port_idx'", TF's ConcatOpTest.testGradientsRandom). TF requires exactly
+    num_split sizes, so the Reshape never changes a value."""
+    from tensorflow.core.framework import node_def_pb2, types_pb2
+
+    data = [name for name in node.input if not name.startswith("^")]
+    if len(data) != 3 or const_value(data[1], nodes) is not None:
+        return None
+    build = NodeBuilder(node)
+    shape = build.const([node.attr["num_split"].i], types_pb2.DT_INT32)
+    sizes = build.add("Reshape", [data[1], shape], T=node.attr["Tlen"].type,
+                      Tshape=types_pb2.DT_INT32)
+    split = node_def_pb2.NodeDef()
+    split.CopyFrom(node)
+    split.input[1] = sizes
+    return Lowered(build.nodes + [split])
+
+
+declare("SplitV", static_inputs=(1, 2), lower=_lower_split_v, T=ALL_DENSE, Tlen=INDEX)
 declare("Slice", static_inputs=(1, 2), T=ALL_DENSE, Index=INDEX)
 
 

@@ -1,0 +1,49 @@
+"""Issues 18 and 23, what was left: TF kernel-test failures and compile failures on valid
+graphs, each computed on the device now or kept in TensorFlow with a reason.
+
+Every case runs against stock TensorFlow on the same inputs (`test_ops._run_function`: ovtf
+disabled, then enabled with fallback off and min cluster size 1, grappler's folding passes
+off so the op under test reaches ovtf) and asserts where the op ran.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+import ovtf
+from test_ops import (PLAIN_GRAPPLER, _run_function, assert_same, grappler_options,  # noqa: F401
+                      reports)
+
+RNG = np.random.default_rng(23)
+
+
+def _on_device(fn, inputs, op, reports, grappler_options, rtol=1e-5):
+    """`fn` with every `op` node inside a cluster that ran on the device, TF's answers."""
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(fn, inputs, reports)
+    stats = ovtf.stats()
+    inside, outside = reports.clustered(op)
+    assert inside >= 1 and outside == 0, (op, inside, outside, reports.outside_reasons(op))
+    assert stats["device_executions"] >= 1 and stats["fallbacks"] == 0, stats
+    assert_same(actual, expected, rtol, op)
+    return actual, expected
+
+
+# --- SplitV with computed size_splits (TF's ConcatOpTest.testGradientsRandom) ---------------
+
+def test_split_v_with_computed_sizes_on_device(reports, grappler_options):
+    """A concat gradient splits by sizes computed as Squeeze(Slice(Pack(shapes))): the
+    frontend made a one-output split and the import failed ("input_outputs_vector.size() >
+    producer_port_idx"); the sizes now go through a Reshape to [num_split]."""
+    def fn(a, b, c):
+        shapes = tf.stack([tf.shape(a), tf.shape(b), tf.shape(c)])
+        sizes = tf.squeeze(tf.slice(shapes, [0, 1], [3, 1]))
+        whole = tf.concat([a, b, c], 1) * 2.0
+        parts = tf.split(whole, sizes, axis=1, num=3)
+        return tf.concat([parts[2], parts[0], parts[1]], 1)
+
+    inputs = [RNG.standard_normal((2, n)).astype(np.float32) for n in (3, 1, 4)]
+    _on_device(fn, inputs, "SplitV", reports, grappler_options)
