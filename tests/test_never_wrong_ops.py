@@ -301,3 +301,43 @@ def test_scalar_tile_and_empty_block_shape_do_not_crash(fresh_process):
         # (TF's second optimizer pass reports the rewritten graph as ALREADY_REWRITTEN)
         assert [False, "SHAPE"] in result["placement"], (name, result)
         assert not any(inside for inside, _ in result["placement"]), (name, result)
+
+
+_DILATED = """
+import json
+import numpy as np
+import tensorflow as tf
+import ovtf
+from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+
+tf.compat.v1.disable_eager_execution()
+ovtf.disable_dynamic_fallback()
+ovtf.set_min_cluster_size(1)
+config = config_pb2.ConfigProto()
+config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+out = []
+for dilations, padding, shape in (([2, 1], "VALID", (1, 4, 4, 1)), ([2, 2], "SAME", (1, 4, 4, 1)),
+                                  ([1, 2], "VALID", (1, 3, 4, 2))):
+    results = []
+    for enabled in (False, True):
+        (ovtf.enable if enabled else ovtf.disable)()
+        ovtf.reset_stats()
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.constant(np.arange(np.prod(shape), dtype=np.float32).reshape(shape) + 1)
+            w = tf.constant(np.arange(4 * shape[-1], dtype=np.float32).reshape(2, 2, shape[-1], 1))
+            y = tf.nn.convolution(x, w, padding=padding, dilations=dilations)
+            with tf.compat.v1.Session(config=config) as session:
+                results.append(session.run(y))
+    out.append({"same": bool(np.allclose(results[0], results[1], rtol=1e-5)),
+                "device": ovtf.stats()["device_executions"], "fallbacks": ovtf.stats()["fallbacks"]})
+print(json.dumps(out))
+"""
+
+
+def test_dilated_convolution_of_a_constant(fresh_process):
+    """tf.nn.convolution with dilations (SpaceToBatchND + Conv2D + BatchToSpaceND) of a
+    constant, TF's constant folding off: OpenVINO hung or died folding int32 block arguments;
+    cast to int64 they fold right, on the device."""
+    for result in fresh_process(_DILATED, timeout=240):
+        assert result["same"] and result["device"] >= 1 and result["fallbacks"] == 0, result

@@ -155,7 +155,31 @@ declare("ReverseV2", static_inputs=(1,), lower=_lower_multi_axis_reverse, T=ALL_
 declare("GatherV2", static_inputs=(2,), Tparams=ALL_DENSE, Tindices=INDEX, Taxis=INDEX)
 declare("GatherNd", Tparams=ALL_DENSE, Tindices=INDEX)
 declare("OneHot", static_inputs=(1,), T=ALL_DENSE, TI=INDEX)
-declare("SpaceToBatchND", "BatchToSpaceND", static_inputs=(1, 2), T=ALL_DENSE,
+def _lower_block_arguments_to_int64(node, nodes):
+    """OpenVINO 2026.4 hangs compiling (or dies: std::bad_alloc "padded shape size
+    overflows", SIGFPE) a SpaceToBatchND/BatchToSpaceND of a constant input whose block
+    shape and paddings/crops are int32 (`tf.nn.convolution` with dilations, constant folding
+    off: issue 18 item 8); with int64 ones it folds right. So int32 block arguments are cast
+    to int64 first (exact)."""
+    from tensorflow.core.framework import types_pb2
+    attrs = ("Tblock_shape", "Tpaddings" if node.op == "SpaceToBatchND" else "Tcrops")
+    if all(a in node.attr and node.attr[a].type == types_pb2.DT_INT64 for a in attrs):
+        return None
+    data = [name for name in node.input if not name.startswith("^")]
+    build = NodeBuilder(node)
+    wide = [build.add("Cast", [data[i]], SrcT=node.attr[attr].type if attr in node.attr
+                      else types_pb2.DT_INT32, DstT=types_pb2.DT_INT64)
+            for i, attr in ((1, attrs[0]), (2, attrs[1]))]
+    build.add(node.op, [data[0]] + wide, name=node.name)
+    for key, value in node.attr.items():
+        build.nodes[-1].attr[key].CopyFrom(value)
+    for attr in attrs:
+        build.nodes[-1].attr[attr].type = types_pb2.DT_INT64
+    return Lowered(build.nodes)
+
+
+declare("SpaceToBatchND", "BatchToSpaceND", static_inputs=(1, 2),
+        lower=_lower_block_arguments_to_int64, T=ALL_DENSE,
         Tblock_shape=INDEX, Tpaddings=INDEX, Tcrops=INDEX)
 
 
