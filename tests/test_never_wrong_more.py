@@ -47,3 +47,16 @@ def test_split_v_with_computed_sizes_on_device(reports, grappler_options):
 
     inputs = [RNG.standard_normal((2, n)).astype(np.float32) for n in (3, 1, 4)]
     _on_device(fn, inputs, "SplitV", reports, grappler_options)
+
+
+# --- a compile the CPU plugin's snippets refuse (TF's BinaryOpTest.testFloatDifferentShapes) --
+
+def test_atan2_with_a_constant_compiles_on_device(reports, grappler_options):
+    """The exact Atan2 lowering between a broadcast input and a constant is one long
+    element-wise chain; the CPU plugin's snippets ran out of vector registers on it ("Can't
+    allocate registers for a snippet") and the cluster failed to compile. The backend compiles
+    such a model again with snippets off (seen on AVX2; with more registers it compiles as is)."""
+    constant = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    inputs = [np.array([[1.0], [2.0]], np.float32)]
+    _on_device(lambda y: tf.math.atan2(y, tf.constant(constant)) * 2.0, inputs, "Atan2",
+               reports, grappler_options)

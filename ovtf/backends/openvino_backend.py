@@ -198,6 +198,29 @@ class OpenVINOFamily(BackendFamily):
         return OpenVINOBackend(canonical)
 
 
+
+# The CPU plugin's snippets (its JIT for fused element-wise subgraphs) can run out of vector
+# registers on a long element-wise chain and refuse the whole model ("Can't allocate registers
+# for a snippet": the exact Atan2 lowering between a constant and a broadcast input, TF's
+# BinaryOpTest.testFloatDifferentShapes, on AVX2). Such a model is compiled again with snippets
+# off (the same ops as separate kernels); a model that compiles is never touched. The retried
+# compilation is not exported to the disk cache: a CPU blob is recompiled on import with the
+# cache key's settings, which would fail the same way.
+_SNIPPET_REGISTERS = "allocate registers for a snippet"
+
+
+def _compile_python(spec, model, device, settings):
+    """(compiled model, whether snippets had to be turned off) through the Python API."""
+    try:
+        return core().compile_model(model, device, settings), False
+    except Exception as error:
+        if _SNIPPET_REGISTERS not in str(error) or "SNIPPETS_MODE" in settings:
+            raise
+        logger.info("ovtf: cluster %s: OpenVINO's snippets ran out of registers on %s; "
+                    "compiling it with SNIPPETS_MODE=DISABLE", spec.name, device)
+        return core().compile_model(model, device, dict(settings, SNIPPETS_MODE="DISABLE")), True
+
+
 class OpenVINOBackend(Backend):
     def __init__(self, device: str = "CPU", performance_hint: str = DEFAULT_PERFORMANCE_HINT,
                  extra_config: dict | None = None):
@@ -320,11 +343,11 @@ class OpenVINOBackend(Backend):
                 self._export(cache, _native_key(key), lambda: _native_blob(native.native_model))
             return native
         try:
-            compiled = core().compile_model(model, self.device, settings)
+            compiled, snippets_off = _compile_python(spec, model, self.device, settings)
         except Exception as error:
             raise BackendError("compile", f"cluster {spec.name} on {self.device}: "
                                           f"{device_facts.plugin_reason(error)} ({error})") from error
-        if cache is not None:
+        if cache is not None and not snippets_off:
             self._export(cache, key, lambda: compiled.export_model().getvalue())
         return self._executable(compiled, constants, spec, loaded_from_cache=False)
 
