@@ -94,7 +94,47 @@ def _tf_frontend():
         if _frontend is None:
             from openvino.frontend import FrontEndManager
             _frontend = FrontEndManager().load_by_framework("tf")
+            _frontend.add_extension(_barrier_extension())
         return _frontend
+
+
+def _barrier_extension():
+    """The lowerings' transpose barrier (`ovtf.ocm.registry.TRANSPOSE_BARRIER`) becomes an
+    OpenVINO Identity, which the frontend's transpose sinking does not cross; `_repair`
+    removes it after conversion."""
+    from openvino.frontend import ConversionExtension
+    import openvino.opset16 as opset
+    from ovtf.ocm.registry import TRANSPOSE_BARRIER
+
+    return ConversionExtension(TRANSPOSE_BARRIER,
+                               lambda node: [opset.identity(node.get_input(0)).output(0)])
+
+
+def _repair(model):
+    """Work around OpenVINO defects in the converted model, in place.
+
+    * the transpose barriers (Identity) have done their job once the frontend has run;
+    * the CPU plugin (2026.4) computes an unsorted Unique wrongly when its output 2 (TF's idx)
+      has no consumer: tf.unique(x).y alone gave [1, 0, 0, 0] for [1, 5, 0, 2]. Output 0 is
+      routed through Select(ReduceMin(idx) < 0, y, y), exact for every value, which gives
+      output 2 a consumer."""
+    import openvino.opset15 as opset
+
+    for op in list(model.get_ordered_ops()):
+        kind = op.get_type_name()
+        if kind == "Identity":
+            op.output(0).replace(op.input_value(0))
+        elif (kind == "Unique" and not op.get_attributes().get("sorted", True)
+              and not op.output(2).get_target_inputs() and op.output(0).get_target_inputs()):
+            users = list(op.output(0).get_target_inputs())
+            index = op.output(2)
+            smallest = opset.reduce_min(index, opset.constant(np.array([0], np.int64)), keep_dims=False)
+            zero = opset.constant(np.array(0, index.get_element_type().to_dtype()))
+            same = opset.select(opset.less(smallest, zero), op.output(0), op.output(0))
+            for user in users:
+                user.replace_source_output(same.output(0))
+    model.validate_nodes_and_infer_types()
+    return model
 
 
 def _load(graph_def):
@@ -152,10 +192,20 @@ _EXACT_DIVIDE = "nonconvertable_divide_0"
 def exact_division(model) -> int:
     """Mark every float Divide of `model` so OpenVINO divides instead of multiplying by a
     reciprocal (see the module docstring); returns how many were marked."""
+    import openvino.opset15 as opset
+
     marked = 0
     for node in model.get_ordered_ops():
         if node.get_type_name() == "Divide" and node.get_output_element_type(0).is_real():
             node.get_rt_info()[_EXACT_DIVIDE] = ""
+            divisor = node.input_value(1)
+            if divisor.get_node().get_type_name() not in ("Constant", "Parameter"):
+                # The CPU plugin (2026.4) fuses a kept Divide into the Reduce, MatMul or
+                # Convolution computing its divisor as a post-op with the operands swapped:
+                # 127 / reduce_max(x) came out as reduce_max(x) / 127 (keras int8 quantizer,
+                # every output 0). Maximum(y, y) is y exactly (NaN and -0.0 included) and
+                # stops that fusion.
+                node.input(1).replace_source_output(opset.maximum(divisor, divisor).output(0))
             marked += 1
     return marked
 
@@ -213,7 +263,7 @@ def _convert(spec, graph_def, input_shapes, constants):
         kept_inputs = [place for place in input_places if place is not None]
         input_model.override_all_inputs(kept_inputs)
         input_model.override_all_outputs(output_places)
-        converted = frontend.convert(input_model)
+        converted = _repair(frontend.convert(input_model))
     except ImportFailure:
         raise
     except Exception as error:  # the frontend raises several pybind types

@@ -143,7 +143,24 @@ def _lower_scalar_strided_slice(node, nodes):
 
 declare("StridedSlice", static_inputs=(1, 2, 3), lower=_lower_scalar_strided_slice,
         T=ALL_DENSE, Index=INDEX)
-declare("Tile", static_inputs=(1,), T=ALL_DENSE, Tmultiples=INDEX)
+
+
+def _lower_tile(node, nodes):
+    """Tile's input goes through a transpose barrier (`registry.TRANSPOSE_BARRIER`): OpenVINO's
+    transpose sinking moves a Transpose feeding a Tile past it with the repeats permuted the
+    wrong way (a Tile after a Transpose or an NHWC conv/pool got the wrong shape)."""
+    from tensorflow.core.framework import node_def_pb2
+
+    from ovtf.ocm.registry import transpose_barrier
+    barrier = transpose_barrier(f"{node.name}/_ovtf_barrier_in", node.input[0], node.attr["T"].type,
+                                node.device)
+    tile = node_def_pb2.NodeDef()
+    tile.CopyFrom(node)
+    tile.input[0] = barrier.name
+    return Lowered([barrier, tile])
+
+
+declare("Tile", static_inputs=(1,), lower=_lower_tile, T=ALL_DENSE, Tmultiples=INDEX)
 declare("Fill", static_inputs=(0,), T=ALL_DENSE, index_type=INDEX)
 declare("BroadcastTo", static_inputs=(1,), T=ALL_DENSE, Tidx=INDEX)
 declare("Pad", static_inputs=(1,), T=ALL_DENSE, Tpaddings=INDEX)

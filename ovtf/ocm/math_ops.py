@@ -153,7 +153,34 @@ declare("LogicalAnd", "LogicalOr")
 declare("AddN", T=WIDE_NUMERIC)
 declare("ClipByValue", T=NUMERIC)
 declare("Select", "SelectV2", T=ALL_DENSE)
-declare("Cast", SrcT=ALL_DENSE, DstT=ALL_DENSE)
+def _lower_cast_to_bool(node, nodes):
+    """Cast of a number to bool is TF's x != 0, written as that NotEqual: OpenVINO's CPU plugin
+    (2026.4) turns a Convert to boolean into its own subgraph which maps NaN to False (TF:
+    True) and, fed by output 1+ of a Split/VariadicSplit whose other outputs are unused, reads
+    output 0 instead (tf.cast(tf.split(x, 2)[1], tf.bool) returned part 0) or fails to
+    compile. NotEqual is exact for NaN, -0.0 and infinities."""
+    import numpy as np
+    from tensorflow.core.framework import attr_value_pb2, node_def_pb2, types_pb2
+    from tensorflow.python.framework import dtypes, tensor_util
+
+    source = node.attr["SrcT"].type
+    if node.attr["DstT"].type != types_pb2.DT_BOOL or source == types_pb2.DT_BOOL:
+        return None
+    data = [name for name in node.input if not name.startswith("^")]
+    controls = [name for name in node.input if name.startswith("^")]
+    zero = node_def_pb2.NodeDef(name=f"{node.name}/_ovtf_zero", op="Const", device=node.device)
+    zero.attr["dtype"].type = source
+    zero.attr["value"].CopyFrom(attr_value_pb2.AttrValue(tensor=tensor_util.make_tensor_proto(
+        np.zeros((), dtypes.as_dtype(source).as_numpy_dtype), dtype=source)))
+    zero.input.extend(controls)
+    not_equal = node_def_pb2.NodeDef(name=node.name, op="NotEqual", device=node.device)
+    not_equal.input.extend([data[0], zero.name] + controls)
+    not_equal.attr["T"].type = source
+    not_equal.attr["incompatible_shape_error"].b = True
+    return Lowered([zero, not_equal])
+
+
+declare("Cast", lower=_lower_cast_to_bool, SrcT=ALL_DENSE, DstT=ALL_DENSE)
 
 # Reductions: the axes are needed when compiling.
 declare("Max", "Min", static_inputs=(1,), T=NUMERIC, Tidx=INDEX)

@@ -12,7 +12,31 @@ from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
 
 _BEFORE = frozenset(table())
 
-declare("Relu", "Relu6", "Elu", "Selu", "Softmax", "LogSoftmax", T=FLOATS)
+declare("Relu", "Relu6", "Elu", "Selu", "Softmax", T=FLOATS)
+
+
+def _lower_log_softmax(node, nodes):
+    """LogSoftmax between two transpose barriers (`registry.TRANSPOSE_BARRIER`): OpenVINO's
+    transpose sinking moves a Transpose through it either way without remapping its axis
+    (tf.nn.log_softmax(axis=0) is Transpose + LogSoftmax + Transpose in TF's graph)."""
+    from tensorflow.core.framework import node_def_pb2
+
+    from ovtf.ocm.registry import transpose_barrier
+    data = [name for name in node.input if not name.startswith("^")]
+    controls = [name for name in node.input if name.startswith("^")]
+    dtype = node.attr["T"].type
+    before = transpose_barrier(f"{node.name}/_ovtf_barrier_in", data[0], dtype, node.device)
+    before.input.extend(controls)
+    inner = node_def_pb2.NodeDef()
+    inner.CopyFrom(node)
+    inner.name = f"{node.name}/_ovtf_log_softmax"
+    del inner.input[:]
+    inner.input.append(before.name)
+    after = transpose_barrier(node.name, inner.name, dtype, node.device)
+    return Lowered([before, inner, after])
+
+
+declare("LogSoftmax", lower=_lower_log_softmax, T=FLOATS)
 declare("LeakyRelu", T=FLOATS)
 
 

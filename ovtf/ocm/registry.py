@@ -109,6 +109,28 @@ def get(op: str) -> Optional[Capability]:
     return _TABLE.get(op)
 
 
+# --- transpose-sinking barriers ---------------------------------------------------------------
+
+# OpenVINO's TF frontend runs its transpose sinking (`TSGeneral`) on every converted model, and
+# 2026.4 gets two op types wrong: it moves a Transpose through LogSoftmax as if it were
+# element-wise (the axis is not remapped: tf.nn.log_softmax(x, axis=0) came back as axis=-1),
+# and through Tile with the repeats permuted by the order instead of its inverse
+# (tile(transpose(x, [2, 0, 1]), [3, 1, 3]) came out (5, 6, 21) for (15, 2, 21)); an NHWC
+# conv/pool feeding a Tile has the same Transpose. A `lower` puts this node type around such
+# an op; the importer converts it to OpenVINO's Identity (which the sinking does not cross)
+# and removes it again once the frontend is done, so nothing of it reaches the device.
+TRANSPOSE_BARRIER = "_OvtfTransposeBarrier"
+
+
+def transpose_barrier(name: str, source: str, dtype: int, device: str = ""):
+    """A barrier NodeDef passing `source` (of DataType `dtype`) through unchanged."""
+    from tensorflow.core.framework import node_def_pb2
+    barrier = node_def_pb2.NodeDef(name=name, op=TRANSPOSE_BARRIER, device=device)
+    barrier.input.append(source)
+    barrier.attr["T"].type = dtype
+    return barrier
+
+
 # --- helpers for checks ---------------------------------------------------------------------
 
 def attr_str(node, name: str, default: str = "") -> str:
