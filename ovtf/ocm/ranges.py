@@ -339,7 +339,8 @@ class IntegerRanges(OperatorSupport):
             if op_def is not None:
                 result = []
                 for arg in op_def.output_arg:
-                    count = node.attr[arg.number_attr].i if arg.number_attr and arg.number_attr in node.attr else 1
+                    count = node.attr[arg.number_attr].i \
+                        if arg.number_attr and arg.number_attr in node.attr else 1
                     if arg.type_list_attr:
                         result += list(node.attr[arg.type_list_attr].list.type) \
                             if arg.type_list_attr in node.attr else []
