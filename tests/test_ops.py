@@ -180,12 +180,9 @@ case("ClipByValue", lambda x: raw.ClipByValue(t=x, clip_value_min=c(-2), clip_va
 case("Select", lambda p, x, y: raw.Select(condition=p, x=x, y=y), boolean(3, 4), f32(3, 4), f32(3, 4))
 case("Select", lambda p, x, y: raw.Select(condition=p, x=x, y=y), boolean(3), f32(3, 4), f32(3, 4),
      name="vector_condition")
-case("Select", lambda p, x, y: raw.Select(condition=p, x=x, y=y), boolean(3, 4), i32(3, 4), i32(3, 4),
-     name="int32")
 case("SelectV2", lambda p, x, y: raw.SelectV2(condition=p, t=x, e=y), boolean(3, 1), f32(1, 4), f32(3, 4),
      name="broadcast")
-case("SelectV2", lambda p, x, y: raw.SelectV2(condition=p, t=x, e=y), boolean(4), i32(3, 4), i32(3, 4),
-     name="int32")
+# integer and bool Select/SelectV2 stay in TF: see test_integer_select_stays_in_tf
 case("Cast", lambda x: raw.Cast(x=x, DstT=tf.int32), f32(4, 6, lo=-9, hi=9), name="f32_to_int32")
 case("Cast", lambda x: raw.Cast(x=x, DstT=tf.float32), i32(4, 6), name="int32_to_f32")
 case("Cast", lambda x: raw.Cast(x=x, DstT=tf.float32), boolean(4, 6), name="bool_to_f32")
@@ -914,6 +911,19 @@ def test_integer_div_stays_in_tf(reports, grappler_options):
     reasons = _run_unclustered(lambda x, y: raw.Div(x=raw.Neg(x=x), y=raw.Abs(x=y) + 1),
                                (i32(4, 6, lo=-20, hi=20), i32(4, 6)), "Div", reports, grappler_options)
     assert [reason for reason, _ in reasons] == ["ATTR"]
+
+
+@pytest.mark.parametrize("op", ["Select", "SelectV2"])
+def test_integer_select_stays_in_tf(op, reports, grappler_options):
+    """OpenVINO 2026.4.1 returned the else-branch everywhere for an int32 select on this
+    project's AVX2 CPU: integer/bool selects stay in TF (reason DTYPE), and stay right."""
+    if op == "Select":
+        fn = lambda p, x, y: raw.Select(condition=p, x=raw.Neg(x=x), y=y)  # noqa: E731
+    else:
+        fn = lambda p, x, y: raw.SelectV2(condition=p, t=raw.Neg(x=x), e=y)  # noqa: E731
+    reasons = _run_unclustered(fn, (boolean(3, 4), i32(3, 4), i32(3, 4)), op, reports,
+                               grappler_options)
+    assert [reason for reason, _ in reasons] == ["DTYPE"]
 
 
 def test_openvino_integer_div_still_floors():
