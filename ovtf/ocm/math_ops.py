@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 
 from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered,
-                               NodeBuilder, capability, declare, get, table)
+                               NodeBuilder, capability, declare, get, nan_keeping_lowering, table)
 
 _BEFORE = frozenset(table())
 
@@ -109,7 +109,10 @@ declare("LogicalNot")
 
 # Binary arithmetic (numpy-style broadcasting, like OpenVINO's).
 declare("Add", "AddV2", "Sub", "Mul", lower=_lower_fusion_barrier, T=WIDE_NUMERIC)
-declare("RealDiv", "Maximum", "Minimum", "FloorMod", T=NUMERIC)
+declare("RealDiv", "FloorMod", T=NUMERIC)
+# NaN passes through either operand, as in TF (registry.keep_nan)
+declare("Maximum", lower=nan_keeping_lowering("Maximum", 2), T=NUMERIC)
+declare("Minimum", lower=nan_keeping_lowering("Minimum", 2), T=NUMERIC)
 declare("SquaredDifference", T=WIDE_NUMERIC)
 
 
@@ -151,7 +154,8 @@ declare("Equal", "NotEqual", T=ALL_DENSE)
 declare("Greater", "GreaterEqual", "Less", "LessEqual", T=NUMERIC)
 declare("LogicalAnd", "LogicalOr")
 declare("AddN", T=WIDE_NUMERIC)
-declare("ClipByValue", T=NUMERIC)
+# TF passes a NaN of `t` through (a NaN bound is ignored, like OpenVINO: registry.keep_nan)
+declare("ClipByValue", lower=nan_keeping_lowering("ClipByValue", 1), T=NUMERIC)
 # Select/SelectV2 of integers or bools stay in TF: on this project's AVX2 EPYC (OpenVINO
 # 2026.4.1, a model built by the frontend in memory) an int32/int16/bool select returned the
 # else-branch for every element (Select-int32 in tests/test_ops.py; the same model read back
@@ -187,7 +191,30 @@ def _lower_cast_to_bool(node, nodes):
 declare("Cast", lower=_lower_cast_to_bool, SrcT=ALL_DENSE, DstT=ALL_DENSE)
 
 # Reductions: the axes are needed when compiling.
-declare("Max", "Min", static_inputs=(1,), T=NUMERIC, Tidx=INDEX)
+def _lower_nan_reduction(node, nodes):
+    """Max/Min of a float row holding a NaN is NaN in TF; OpenVINO skips the NaN
+    (registry.keep_nan). Any(IsNan(x)) over the same axes selects a NaN constant there."""
+    dtype = node.attr["T"].type
+    if dtype not in FLOATS:
+        return None
+    from tensorflow.core.framework import node_def_pb2
+    x, axes = [name for name in node.input if not name.startswith("^")][:2]
+    build = NodeBuilder(node)
+    inner = node_def_pb2.NodeDef()
+    inner.CopyFrom(node)
+    inner.name = f"{node.name}/_ovtf_{node.op}"
+    build.nodes.append(inner)
+    from tensorflow.core.framework import attr_value_pb2, types_pb2
+    keep_dims = attr_value_pb2.AttrValue(b="keep_dims" in node.attr and node.attr["keep_dims"].b)
+    index_type = node.attr["Tidx"].type if "Tidx" in node.attr else types_pb2.DT_INT32
+    has_nan = build.add("Any", [build.add("IsNan", [x], T=dtype), axes], Tidx=index_type,
+                        keep_dims=keep_dims)
+    build.add("SelectV2", [has_nan, build.const(float("nan"), dtype), inner.name],
+              name=node.name, T=dtype)
+    return Lowered(build.nodes)
+
+
+declare("Max", "Min", static_inputs=(1,), lower=_lower_nan_reduction, T=NUMERIC, Tidx=INDEX)
 declare("Sum", "Mean", "Prod", static_inputs=(1,), T=WIDE_NUMERIC, Tidx=INDEX)
 declare("All", "Any", static_inputs=(1,), Tidx=INDEX)
 declare("ArgMax", "ArgMin", static_inputs=(1,), T=NUMERIC, Tidx=INDEX, output_type=INDEX)

@@ -8,11 +8,15 @@ these public ops (see the package docstring for the measurements).
 from __future__ import annotations
 
 from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
-                               check_data_format, check_padding, declare, first_problem, table)
+                               check_data_format, check_padding, declare, first_problem,
+                               nan_keeping_lowering, table)
 
 _BEFORE = frozenset(table())
 
-declare("Relu", "Relu6", "Elu", "Selu", "Softmax", T=FLOATS)
+declare("Elu", "Selu", "Softmax", T=FLOATS)
+# NaN passes through, as in TF (registry.keep_nan; fused_ops puts the same guard on a fused Relu)
+declare("Relu", lower=nan_keeping_lowering("Relu", 1), T=FLOATS)
+declare("Relu6", lower=nan_keeping_lowering("Relu6", 1), T=FLOATS)
 
 
 def _lower_log_softmax(node, nodes):

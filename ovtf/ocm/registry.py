@@ -212,3 +212,43 @@ class NodeBuilder:
             np.asarray(value, dtypes.as_dtype(dtype).as_numpy_dtype))
         return self.add("Const", [], name=name, dtype=dtype,
                         value=attr_value_pb2.AttrValue(tensor=tensor))
+
+
+# --- NaN propagation --------------------------------------------------------------------------
+
+# OpenVINO's CPU plugin (2026.4) drops a NaN where TF propagates it, in every op built on a
+# max/min: Relu and Relu6 of NaN give 0, Maximum(NaN, 1) and Minimum(NaN, 1) give 1,
+# ClipByValue(NaN, lo, hi) gives a bound, and a Max/Min reduction skips a NaN in its row.
+# TF (CPU, f32/f16/bf16) returns NaN in each case, whichever operand holds it. The lowerings
+# select the NaN back; every other element is OpenVINO's own result (infinities and signed
+# zeros were measured equal), so the result is exact.
+def keep_nan(add, source: str, result: str, dtype: int, name=None) -> str:
+    """SelectV2(IsNan(source), source, result): `result` with `source`'s NaNs put back.
+    `add(op, inputs, name)` appends a node of type attribute `dtype` and returns its name."""
+    return add("SelectV2", [add("IsNan", [source], None), source, result], name)
+
+
+def nan_keeping_lowering(op_name: str, inputs_checked: int):
+    """A `lower` for an element-wise op whose first `inputs_checked` data inputs each pass a NaN
+    through to the result (Relu: 1, Maximum/Minimum: 2); integer types are left as they are."""
+    def lower(node, nodes):
+        dtype = node.attr["T"].type
+        if dtype not in FLOATS:
+            return None
+        data = [name for name in node.input if not name.startswith("^")]
+        build = NodeBuilder(node)
+        from tensorflow.core.framework import node_def_pb2
+        inner = node_def_pb2.NodeDef()
+        inner.CopyFrom(node)
+        inner.name = f"{node.name}/_ovtf_{op_name}"
+        build.nodes.append(inner)
+        result = inner.name
+
+        def add(op, inputs, name):
+            return build.add(op, inputs, name=name, T=dtype)
+        checked = data[:inputs_checked]
+        for position, source in enumerate(reversed(checked)):
+            last = position == len(checked) - 1
+            result = keep_nan(add, source, result, dtype, name=node.name if last else None)
+        return Lowered(build.nodes)
+    return lower

@@ -1,0 +1,107 @@
+"""Issue 23, NaN semantics: OpenVINO's CPU plugin dropped a NaN where TF propagates it (Relu,
+Relu6, Maximum, Minimum, ClipByValue, Max/Min reductions, and a Relu/Relu6 fused into a conv
+or matmul). Each op now runs on the device with TF's answers on inputs holding NaN, +-inf
+and +-0 (registry.keep_nan), in f32, f16 and bf16; integer types are left as they were.
+
+Every case compares against stock TensorFlow and asserts the op ran inside a cluster on the
+device with no fallback (`test_never_wrong_semantics._on_device`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ovtf
+from test_never_wrong_semantics import _on_device
+from test_ops import (PLAIN_GRAPPLER, _run_function, assert_same, grappler_options,  # noqa: F401
+                      reports)
+
+raw = tf.raw_ops
+EDGES = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, 1.0, -1.0, 7.0, np.nan, 3.0,
+                  -5.0, 0.5], np.float32)
+DTYPES = [tf.float32, tf.float16, tf.bfloat16]
+
+
+def _edges(dtype, shape=(12,)):
+    return tf.cast(tf.constant(EDGES.reshape(shape)), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("op", ["Relu", "Relu6"])
+def test_relu_keeps_nan(op, dtype, reports, grappler_options):
+    """relu([nan]) was 0 (TF: nan)."""
+    fn = getattr(raw, op)
+    _on_device(lambda v: fn(features=raw.Neg(x=v)), (_edges(dtype),), op, reports,
+               grappler_options)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("op", ["Maximum", "Minimum"])
+def test_maximum_minimum_keep_nan_of_either_operand(op, dtype, reports, grappler_options):
+    """maximum(nan, 1) was 1 (TF: nan, and so is maximum(1, nan)); operands broadcast."""
+    fn = getattr(raw, op)
+    a = _edges(dtype)
+    b = tf.cast(tf.constant(np.roll(EDGES, 3)), dtype)
+    row = tf.cast(tf.constant([[np.nan], [1.0], [-0.0]], np.float32), dtype)
+
+    def program(x, y, z):
+        x = raw.Neg(x=x)
+        return fn(x=x, y=y), fn(x=y, y=x), fn(x=z, y=x), fn(x=x, y=z)
+    _on_device(program, (a, b, row), op, reports, grappler_options)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_clip_by_value_keeps_nan(dtype, reports, grappler_options):
+    """ClipByValue(nan, lo, hi) gave a bound; a NaN bound is ignored by TF."""
+    def program(x):
+        x = raw.Neg(x=x)
+        lo, hi = tf.cast(-0.5, dtype), tf.cast(2.0, dtype)
+        return (raw.ClipByValue(t=x, clip_value_min=lo, clip_value_max=hi),
+                raw.ClipByValue(t=x, clip_value_min=x, clip_value_max=hi),
+                raw.ClipByValue(t=x, clip_value_min=lo, clip_value_max=x))
+    _on_device(program, (_edges(dtype),), "ClipByValue", reports, grappler_options)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("keep_dims", [False, True])
+@pytest.mark.parametrize("axis", [0, 1, [0, 1]], ids=str)
+@pytest.mark.parametrize("op", ["Max", "Min"])
+def test_reduce_max_min_keep_nan(op, axis, keep_dims, dtype, reports, grappler_options):
+    """reduce_max of a row holding NaN skipped it (TF: nan)."""
+    fn = getattr(raw, op)
+    _on_device(lambda v: fn(input=raw.Neg(x=v), axis=axis, keep_dims=keep_dims),
+               (_edges(dtype, (4, 3)),), op, reports, grappler_options)
+
+
+def test_integer_max_min_relu_unchanged(reports, grappler_options):
+    """Integers have no NaN: still on the device with TF's answers."""
+    x = np.array([[3, -7, 0], [2, 9, -1]], np.int32)
+    _on_device(lambda v: (raw.Max(input=raw.Neg(x=v), axis=1), raw.Maximum(x=raw.Neg(x=v), y=v)),
+               (x,), "Max", reports, grappler_options)
+
+
+@pytest.mark.parametrize("activation", [tf.nn.relu, tf.nn.relu6], ids=["relu", "relu6"])
+def test_fused_conv_relu_keeps_nan(activation, reports, grappler_options):
+    """Grappler's remapper fuses Conv2D+BiasAdd+Relu(6) into _FusedConv2D; its split gets the
+    same NaN guard (a NaN input pixel must give NaN outputs, not 0)."""
+    rng = np.random.default_rng(23)
+    x = rng.normal(size=(1, 5, 5, 2)).astype(np.float32)
+    x[0, 2, 2, 1] = np.nan
+    x[0, 0, 4, 0] = np.inf
+    w = tf.constant(rng.normal(size=(3, 3, 2, 4)).astype(np.float32))
+    b = tf.constant(rng.normal(size=(4,)).astype(np.float32))
+
+    def program(v):
+        return activation(tf.nn.bias_add(tf.nn.conv2d(v, w, 1, "SAME"), b))
+    grappler_options({**PLAIN_GRAPPLER, "remapping": True})
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(program, (x,), reports)
+    inside, outside = reports.clustered("_FusedConv2D")
+    assert inside >= 1 and outside == 0, (inside, outside)
+    stats = ovtf.stats()
+    assert stats["device_executions"] >= 1 and stats["fallbacks"] == 0, stats
+    assert np.isnan(expected[0]).any()
+    assert_same(actual, expected, 1e-4, "_FusedConv2D")
