@@ -14,7 +14,8 @@ from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
 _BEFORE = frozenset(table())
 
 declare("Elu", "Selu", "Softmax", T=FLOATS)
-# NaN passes through, as in TF (registry.keep_nan; fused_ops puts the same guard on a fused Relu)
+# NaN passes through, as in TF, only with registry.EXACT_NAN_ACTIVATIONS on (its cost is there;
+# fused_ops puts the same guard on a fused Relu)
 declare("Relu", lower=nan_keeping_lowering("Relu", 1), T=FLOATS)
 declare("Relu6", lower=nan_keeping_lowering("Relu6", 1), T=FLOATS)
 
