@@ -262,4 +262,9 @@ def nan_keeping_lowering(op_name: str, inputs_checked: int):
             last = position == len(checked) - 1
             result = keep_nan(add, source, result, dtype, name=node.name if last else None)
         return Lowered(build.nodes)
+    checked = "either operand" if inputs_checked > 1 else "its input"
+    switch = (" (only with EXACT_NAN_ACTIVATIONS on: its cost is in registry.py)"
+              if op_name in ("Relu", "Relu6") else "")
+    lower.__doc__ = (f"A float {op_name} is SelectV2(IsNan, NaN, {op_name}): a NaN in {checked} "
+                     f"comes out NaN as in TF, where OpenVINO drops it{switch}.")
     return lower
