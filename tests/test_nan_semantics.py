@@ -65,6 +65,13 @@ def test_maximum_minimum_keep_nan_of_either_operand(op, dtype, reports, grappler
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+def test_exp_keeps_nan(dtype, reports, grappler_options):
+    """exp([nan]) was +inf (TF: nan), and a sum over it +inf (the fuzzer's seeds 1, 38)."""
+    _on_device(lambda v: (raw.Exp(x=raw.Neg(x=v)), raw.Sum(input=raw.Exp(x=v), axis=[0])),
+               (_edges(dtype),), "Exp", reports, grappler_options)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 def test_clip_by_value_keeps_nan(dtype, reports, grappler_options):
     """ClipByValue(nan, lo, hi) gave a bound; a NaN bound is ignored by TF."""
     def program(x):

@@ -99,8 +99,10 @@ def _lower_fusion_barrier(node, nodes):
 
 # Unary float functions: OpenVINO has a matching opset op for each.
 declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Erfc",
-        "Exp", "Floor", "Log", "Log1p", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
+        "Floor", "Log", "Log1p", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
         "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", T=FLOATS)
+# OpenVINO's CPU Exp (2026.4) gives +inf for NaN (TF: NaN), and a sum over it then +inf.
+declare("Exp", lower=nan_keeping_lowering("Exp", 1), T=FLOATS)
 # Unary functions that are also defined on integers.
 declare("Sign", T=NUMERIC)
 declare("Abs", "Neg", "Square", T=WIDE_NUMERIC)   # 8-bit: OpenVINO saturates (registry.py)
