@@ -348,8 +348,12 @@ def _lower_unary_composition(node, nodes):
                                     op=op, device=node.device)
         step.input.extend([previous] + controls)
         step.attr["T"].type = node.attr["T"].type
-        lowered.append(step)
         previous = step.name
+        # each op gets its own entry's rewrite too (Exp's NaN guard): nodes a `lower` makes
+        # are not lowered again
+        entry = get(op)
+        rewritten = entry.lower(step, nodes) if entry is not None and entry.lower else None
+        lowered.extend(rewritten.nodes if rewritten is not None else [step])
     return Lowered(lowered)
 
 
