@@ -139,6 +139,10 @@ def render() -> str:
 
 # Known, measured semantic differences that stay on the device, with the reason (issue 23).
 DIFFERENCES = [
+    "**FloorMod by an infinity.** OpenVINO computes a float `floormod(a, b)` as "
+    "`a - floor(a / b) * b`, so `floormod(a, -inf)` is NaN where TF returns `a` (C's fmod "
+    "rule; found by the differential fuzzer, `tests/fuzz/known/seed_7103.json`). Kept on the "
+    "device: finite divisors agree.",
     "**f16 intermediates are computed in f32.** OpenVINO's CPU plugin runs an f16 model at "
     "inference precision f32 on CPUs without native f16 (OPTIMIZATION_CAPABILITIES "
     "`FP32, INT8, BIN, EXPORT_IMPORT` on the 2-core AMD EPYC used here; "

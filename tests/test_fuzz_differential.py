@@ -1,7 +1,10 @@
 """Differential fuzzing: random programs (tests/fuzz/programs.py) under stock TF and ovtf.
 
 The default run draws a fixed set of seeds and replays every failing program ever found
-(tests/fuzz/regressions/*.json); a long run is by hand:
+(tests/fuzz/regressions/*.json: fixed, they must stay right). Programs that still differ,
+each for a reason documented in docs/ops.md ("Where OpenVINO's answer can differ"), are
+kept in tests/fuzz/known/: the test asserts they still differ, so the day one is fixed it
+moves to regressions/. A long run is by hand:
 
     cd tests && ../.venv/bin/python -m fuzz.runner --count 10000 --save /tmp/fuzz
 """
@@ -18,7 +21,12 @@ import pytest
 from fuzz import programs, runner
 
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "regressions")
+KNOWN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "known")
 SHORT_RUN_SEEDS = range(0, 60)
+# f16 programs are left out of the short run: OpenVINO's CPU computes f16 intermediates in
+# f32 (no f16 overflow or per-op rounding; docs/ops.md), a known difference the long run and
+# tests/fuzz/known/ cover.
+SHORT_RUN_FEATURES = programs.FEATURES - {"half"}
 
 
 def _report(batch, results) -> str:
@@ -61,9 +69,9 @@ def test_programs_are_valid_tensorflow_and_reproducible():
 
 @pytest.mark.timeout(900)
 def test_short_random_run_matches_stock_tensorflow():
-    """Fixed seeds, every feature: 0 wrong answers, error mismatches, crashes or hangs; and
-    most programs really ran on the device (a no-op ovtf would not pass)."""
-    batch = [programs.generate(seed) for seed in SHORT_RUN_SEEDS]
+    """Fixed seeds, every feature but f16: 0 wrong answers, error mismatches, crashes or
+    hangs; and most programs really ran on the device (a no-op ovtf would not pass)."""
+    batch = [programs.generate(seed, SHORT_RUN_FEATURES) for seed in SHORT_RUN_SEEDS]
     results = runner.run_isolated(batch)
     assert all(r["verdict"] == runner.OK for r in results), _report(batch, results)
     on_device = sum(r["device_runs"] > 0 for r in results)
@@ -72,12 +80,29 @@ def test_short_random_run_matches_stock_tensorflow():
 
 @pytest.mark.timeout(900)
 def test_every_failure_found_so_far_stays_fixed():
-    cases = sorted(glob.glob(os.path.join(REGRESSIONS, "*.json")))
-    assert cases, "no regression cases found"
-    batch = []
-    for path in cases:
-        with open(path, encoding="utf-8") as handle:
-            batch.append(json.load(handle)["program"])
+    batch = _load(REGRESSIONS)
+    assert batch, "no regression cases found"
     results = runner.run_isolated(batch)
     assert all(r["verdict"] == runner.OK for r in results), _report(batch, results)
     assert sum(r["device_runs"] > 0 for r in results) >= len(batch) // 2
+
+
+def _load(folder):
+    batch = []
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        with open(path, encoding="utf-8") as handle:
+            batch.append(json.load(handle)["program"])
+    return batch
+
+
+@pytest.mark.timeout(900)
+def test_known_differences_still_differ():
+    """Each program here differs for a documented reason (Relu/Relu6 drop NaN unless
+    registry.EXACT_NAN_ACTIVATIONS, f16 intermediates in f32, floormod by an infinity):
+    when one agrees with TF, that difference is gone, and the case moves to regressions/."""
+    batch = _load(KNOWN)
+    assert batch, "no known differences recorded"
+    results = runner.run_isolated(batch)
+    fixed = [p["seed"] for p, r in zip(batch, results) if r["verdict"] == runner.OK]
+    assert not fixed, f"now agree with TF, move them to fuzz/regressions/: seeds {fixed}"
+    assert all(r["verdict"] == runner.WRONG for r in results), _report(batch, results)
