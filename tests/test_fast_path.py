@@ -207,6 +207,11 @@ def test_other_dtypes_and_scalars(dtype):
     for _ in range(3):
         np.testing.assert_array_equal(accelerated(x, y).numpy(), want)
     stats = ovtf.stats()
+    if dtype is np.int64:
+        # int64 arguments are not provably within int32 (OpenVINO's CPU computes int64
+        # through int32): the graph stays in TF, reason RANGE (ovtf/ocm/ranges.py)
+        assert stats["device_executions"] == 0, stats
+        return
     assert stats["device_executions"] == 3 and stats["fast_path_executions"] == 2, stats
 
 
