@@ -6,7 +6,7 @@ Relu/Relu6 only with registry.EXACT_NAN_ACTIVATIONS on (off by default, for its 
 a test pins down the default's known difference.
 
 Every case compares against stock TensorFlow and asserts the op ran inside a cluster on the
-device with no fallback (`test_never_wrong_semantics._on_device`).
+device with no fallback (`test_ops._on_device`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import pytest
 import tensorflow as tf
 
 import ovtf
-from test_never_wrong_semantics import _on_device
-from test_ops import (PLAIN_GRAPPLER, _run_function, assert_same, grappler_options,  # noqa: F401
-                      reports)
+from test_ops import (PLAIN_GRAPPLER, _on_device, _run_function, assert_same,  # noqa: F401
+                      grappler_options, reports)
 
 raw = tf.raw_ops
 

@@ -13,25 +13,12 @@ import pytest
 import tensorflow as tf
 
 import ovtf
-from test_ops import (PLAIN_GRAPPLER, _run_function, assert_same, grappler_options,  # noqa: F401
-                      reports)
+from test_ops import (PLAIN_GRAPPLER, _on_device, _run_function, assert_same,  # noqa: F401
+                      grappler_options, reports)
 
 raw = tf.raw_ops
 RNG = np.random.default_rng(18)
 
-
-def _on_device(fn, inputs, op, reports, grappler_options, rtol=1e-5):
-    """`fn` with every `op` node inside a cluster that ran on the device, TF's answers."""
-    grappler_options(PLAIN_GRAPPLER)
-    ovtf.disable_dynamic_fallback()
-    ovtf.set_min_cluster_size(1)
-    actual, expected = _run_function(fn, inputs, reports)
-    stats = ovtf.stats()
-    inside, outside = reports.clustered(op)
-    assert inside >= 1 and outside == 0, (op, inside, outside, reports.outside_reasons(op))
-    assert stats["device_executions"] >= 1 and stats["fallbacks"] == 0, stats
-    assert_same(actual, expected, rtol, op)
-    return actual, expected
 
 
 # --- Atan2: signed zeros and infinities -----------------------------------------------------

@@ -867,6 +867,20 @@ def test_a_wrong_result_or_a_tf_placement_fails(reports, grappler_options):
         assert_same([np.ones(3, np.float32)], [np.ones(3, np.float32) * (1 + 3e-5)], 1e-5)
 
 
+def _on_device(fn, inputs, op, reports, grappler_options, rtol=1e-5):
+    """`fn` with every `op` node inside a cluster that ran on the device, TF's answers."""
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(fn, inputs, reports)
+    stats = ovtf.stats()
+    inside, outside = reports.clustered(op)
+    assert inside >= 1 and outside == 0, (op, inside, outside, reports.outside_reasons(op))
+    assert stats["device_executions"] >= 1 and stats["fallbacks"] == 0, stats
+    assert_same(actual, expected, rtol, op)   # shapes and dtypes too
+    return actual, expected
+
+
 def _run_unclustered(fn, inputs, op, reports, grappler_options):
     """`op` must stay in TF (reason given) and the program must still be right."""
     grappler_options(PLAIN_GRAPPLER)
