@@ -47,7 +47,7 @@ import numpy as np  # noqa: E402
 import ovtf  # noqa: E402  (first: keeps TensorFlow's CPU start-up notices quiet)
 import ovtf.testing  # noqa: E402
 from ovtf import backends  # noqa: E402
-from ovtf.backends import split as split_module  # noqa: E402
+from ovtf.backends.split import balancer as split_balancer  # noqa: E402  (IMBALANCE lives here)
 
 
 def build(size):
@@ -80,7 +80,7 @@ def main():
     expected = make_function()(x).numpy()   # stock TensorFlow
     ovtf.enable()
     ovtf.disable_dynamic_fallback()         # a failing cluster must show, not run in TF
-    live_imbalance = split_module.IMBALANCE
+    live_imbalance = split_balancer.IMBALANCE
 
     with contextlib.ExitStack() as stack:
         configs = []   # (label, backend name, member names, threads per member, even)
@@ -103,7 +103,7 @@ def main():
         facts = {}
         for round_index in range(args.rounds):
             for label, backend, names, threads, even in configs:
-                split_module.IMBALANCE = float("inf") if even else live_imbalance
+                split_balancer.IMBALANCE = float("inf") if even else live_imbalance
                 ovtf.set_backend(backend)
                 ovtf.reset_stats()
                 y = function(tf.constant(x)).numpy()          # warm-up: partition, compile
@@ -133,7 +133,7 @@ def main():
                 facts[label].update(rows=rows, split=all(rows) and len(names) > 1,
                                     fallbacks=stats["fallbacks"])
             print(f"round {round_index + 1}/{args.rounds} done", flush=True)
-        split_module.IMBALANCE = live_imbalance
+        split_balancer.IMBALANCE = live_imbalance
 
     import openvino
     def rate(samples):
