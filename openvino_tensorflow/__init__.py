@@ -3,18 +3,20 @@
     import openvino_tensorflow        # as before: every TF graph built from now on is accelerated
     openvino_tensorflow.set_backend("CPU")
 
-Programs written for OVTF 2.3 keep working unchanged: this module offers OVTF's public calls
-and reads its `OPENVINO_TF_*` environment variables, and maps each onto ovtf's public API
-(`import ovtf`). Where OVTF's behaviour can be followed without harm it is (bytes from
-`get_disabled_ops()`, unknown op names accepted by `set_disabled_ops()`, `GPU_FP16`, the
-environment re-read where OVTF re-read it); the rest is in README.md, "Migrating from
-openvino_tensorflow". Everything ovtf itself offers (`ovtf.stats()`, `ovtf.set_precision()`,
-...) is available next to it.
+Programs written for OVTF 2.3 keep working unchanged. This module is an alias table: OVTF's
+calls are ovtf's calls (most under the same name), and each `OPENVINO_TF_*` environment
+variable names an ovtf setting (`VARIABLES`), parsed and validated by `ovtf.config` exactly
+as its `OVTF_*` twin is. Where OVTF behaved differently and following it does no harm, a call
+here does what OVTF did (bytes from `get_disabled_ops()`, unknown op names accepted by
+`set_disabled_ops()`, the `GPU_FP16` backend, CUDA devices hidden while enabled); the rest
+is in README.md, "Migrating from openvino_tensorflow". Everything ovtf itself offers
+(`ovtf.stats()`, `ovtf.set_precision()`, ...) is available next to it.
 
-Environment: `OPENVINO_TF_*` variables are applied when this module is imported, after
-ovtf's own `OVTF_*` ones (so for the same knob the OPENVINO_TF_ one wins). As in OVTF,
-`OPENVINO_TF_DISABLED_OPS` is read again by `get_disabled_ops()` and
-`OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS` / `OPENVINO_TF_DISABLE` again by `enable()`.
+Precedence, weakest first: ovtf's `OVTF_*` variables (read by `import ovtf`), then the
+`OPENVINO_TF_*` ones (read when this module is imported, so for the same knob the
+OPENVINO_TF_ one wins), then calls, of either API, made afterwards. As in OVTF, three
+variables are read again later: `OPENVINO_TF_DISABLED_OPS` by `get_disabled_ops()`,
+`OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS` and `OPENVINO_TF_DISABLE` by `enable()`.
 A bad value raises ValueError naming the variable, the value and what is accepted; a
 variable OVTF had but ovtf has no use for is reported once through the `ovtf` logger.
 """
@@ -25,6 +27,12 @@ import logging
 import os
 
 import ovtf
+from openvino_tensorflow.offline import (  # noqa: F401  (OVTF's offline helpers, re-exported)
+    InvalidArgument, convert_variables_to_constants_with_openvino_tf2, export_ir,
+    optimize_graph_with_openvino_tf1, optimize_graph_with_openvino_tf2, prepare_model,
+    prepare_model_with_session)
+from ovtf import config
+from ovtf.backends.openvino_backend import REMOVED_DEVICES
 
 __all__ = [
     "enable", "disable", "is_enabled", "list_backends", "set_backend", "get_backend",
@@ -36,30 +44,31 @@ __all__ = [
 logger = logging.getLogger("ovtf.openvino_tensorflow")
 
 API_VERSION = "2.3.0"  # the OVTF release whose API this module offers
-
-# OVTF backends that have no OpenVINO plugin any more (removed in OpenVINO 2023.0).
-REMOVED_BACKENDS = {"MYRIAD": "MYRIAD", "VAD-M": "HDDL (VAD-M)", "HDDL": "HDDL (VAD-M)"}
 # OVTF's half-precision iGPU backend: ovtf's GPU backend with f16 inference precision.
 GPU_FP16 = "GPU_FP16"
 
 
-class InvalidArgument(ValueError, AssertionError):
-    """A bad argument. A ValueError, as everywhere in ovtf; also an AssertionError, which is
-    what OVTF raised from its graph-optimization helpers."""
-
-
-# --- state this module keeps on top of ovtf ----------------------------------------------
-
+# What OVTF's API can say and ovtf's settings cannot hold; nothing here copies a setting.
 _state = {
-    "backend_alias": None,      # "GPU_FP16" while that OVTF name is in force
-    "precision_before_fp16": None,
-    "disabled_ops": frozenset(),  # as given, unknown names included (OVTF kept them)
-    "deassign_saved_min": None,  # min cluster size before OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS
-    "every_graph": False,        # Sessions optimize graphs of any size (see above)
+    "precision_before_gpu_fp16": None,   # set while GPU_FP16 is in force: restored after it
+    "unknown_disabled_ops": frozenset(),  # names TF does not know; OVTF kept them in the list
+    "min_cluster_size_before_deassign": None,  # set while OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1
 }
 
 
-# --- on / off ----------------------------------------------------------------------------
+# --- OVTF calls that are ovtf's, unchanged -------------------------------------------------
+
+is_enabled = ovtf.is_enabled
+list_backends = ovtf.list_backends
+start_logging_placement = ovtf.start_logging_placement
+stop_logging_placement = ovtf.stop_logging_placement
+enable_dynamic_fallback = ovtf.enable_dynamic_fallback
+disable_dynamic_fallback = ovtf.disable_dynamic_fallback
+is_dynamic_fallback_enabled = ovtf.is_dynamic_fallback_enabled
+set_cache_dir = ovtf.set_cache_dir   # OPENVINO_TF_MODEL_CACHE_DIR as a call
+
+
+# --- OVTF calls that do what OVTF did, through ovtf's settings -----------------------------
 
 _cuda_visible_devices = os.environ.get("CUDA_VISIBLE_DEVICES")
 
@@ -69,7 +78,8 @@ def enable() -> None:
     OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS (and honours OPENVINO_TF_DISABLE=1) and hides CUDA
     devices (CUDA_VISIBLE_DEVICES=-1), so TensorFlow places graphs on the CPU device that ovtf
     rewrites."""
-    _apply_deassign(os.environ.get("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS"))
+    _keep_every_cluster(os.environ.get("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS"),
+                        "environment variable OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS")
     if _is_set("OPENVINO_TF_DISABLE"):
         logger.warning("openvino_tensorflow.enable(): OPENVINO_TF_DISABLE=1 keeps it disabled")
         ovtf.disable()
@@ -87,17 +97,6 @@ def disable() -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = _cuda_visible_devices
 
 
-def is_enabled() -> bool:
-    return ovtf.is_enabled()
-
-
-# --- backends ----------------------------------------------------------------------------
-
-def list_backends() -> list:
-    """Devices clusters can run on, e.g. ['CPU', 'GPU'] (OpenVINO's available devices)."""
-    return ovtf.list_backends()
-
-
 def set_backend(backend) -> None:
     """'CPU', 'GPU', 'GPU_FP16' (GPU at f16 precision), 'NPU', or any backend ovtf lists.
     Raises ValueError for a backend that is not available, or was removed from OpenVINO."""
@@ -107,41 +106,24 @@ def set_backend(backend) -> None:
         raise ValueError(f"backend {backend!r} is not a backend name (a string such as 'CPU'); "
                          f"available: {', '.join(list_backends())}")
     name = backend.strip()
-    removed = REMOVED_BACKENDS.get(name.upper())
-    if removed:
-        raise ValueError(
-            f"backend {backend!r} is not available: OpenVINO removed its {removed} plugin in "
-            f"2023.0; available: {', '.join(list_backends())}")
+    removed = REMOVED_DEVICES.get(name.upper().split(".")[0])
+    if removed:   # said as OVTF users expect: by their old name, with what is here instead
+        raise ValueError(f"backend {backend!r} is not available: {removed} was removed from "
+                         f"OpenVINO in 2023.0; available: {', '.join(list_backends())}")
     if name.upper() == GPU_FP16:
         ovtf.set_backend("GPU")
-        if _state["backend_alias"] != GPU_FP16:
-            _state["precision_before_fp16"] = ovtf.get_precision()
+        if _state["precision_before_gpu_fp16"] is None:
+            _state["precision_before_gpu_fp16"] = ovtf.get_precision()
         ovtf.set_precision("f16")
-        _state["backend_alias"] = GPU_FP16
         return
     ovtf.set_backend(name)
-    _leave_fp16()
+    if _state["precision_before_gpu_fp16"] is not None:   # leaving GPU_FP16
+        ovtf.set_precision(_state["precision_before_gpu_fp16"])
+        _state["precision_before_gpu_fp16"] = None
 
 
 def get_backend() -> str:
-    return _state["backend_alias"] or ovtf.get_backend()
-
-
-def _leave_fp16() -> None:
-    if _state["backend_alias"] == GPU_FP16:
-        ovtf.set_precision(_state["precision_before_fp16"] or "f32")
-    _state["backend_alias"] = None
-    _state["precision_before_fp16"] = None
-
-
-# --- placement logging -------------------------------------------------------------------
-
-def start_logging_placement() -> None:
-    ovtf.start_logging_placement()
-
-
-def stop_logging_placement() -> None:
-    ovtf.stop_logging_placement()
+    return GPU_FP16 if _state["precision_before_gpu_fp16"] is not None else ovtf.get_backend()
 
 
 def is_logging_placement() -> bool:
@@ -149,183 +131,51 @@ def is_logging_placement() -> bool:
     return ovtf.is_enabled() and ovtf.is_logging_placement()
 
 
-# --- disabled ops ------------------------------------------------------------------------
-
 def set_disabled_ops(unsupported_ops) -> None:
     """Op types to keep in TensorFlow: a comma-separated string (OVTF's form), bytes, or a
     list of names; '' or None clears. As in OVTF, a name TensorFlow does not know is kept in
     the list (get_disabled_ops() returns it) but has no effect; ovtf warns about it."""
-    names = _parse_ops(unsupported_ops)
-    known = sorted(name for name in names if _is_known_op(name))
-    unknown = sorted(names - set(known))
-    ovtf.set_disabled_ops(known)
-    _state["disabled_ops"] = frozenset(names)
+    names = {name for name in config.split_op_names(_decoded(unsupported_ops)) if name}
+    unknown = frozenset(name for name in names if not config.is_known_op(name))
+    ovtf.set_disabled_ops(sorted(names - unknown))
+    _state["unknown_disabled_ops"] = unknown
     if unknown:
         logger.warning(
             "openvino_tensorflow.set_disabled_ops: %s %s not TensorFlow op type(s); kept in "
             "the list but no op matches them (ovtf.set_disabled_ops would reject them)",
-            ", ".join(map(repr, unknown)), "is" if len(unknown) == 1 else "are")
+            ", ".join(map(repr, sorted(unknown))), "is" if len(unknown) == 1 else "are")
 
 
 def get_disabled_ops() -> bytes:
     """The disabled op types as OVTF returned them: sorted, comma-separated, as bytes. Like
     OVTF, OPENVINO_TF_DISABLED_OPS (when set) is applied first."""
     if "OPENVINO_TF_DISABLED_OPS" in os.environ:
-        set_disabled_ops(os.environ["OPENVINO_TF_DISABLED_OPS"])
+        _apply_variable("OPENVINO_TF_DISABLED_OPS", os.environ["OPENVINO_TF_DISABLED_OPS"])
     # ovtf's list may also have been changed directly (ovtf.set_disabled_ops / OVTF_DISABLED_OPS).
-    current = set(ovtf.get_disabled_ops())
-    unknown = {name for name in _state["disabled_ops"] if not _is_known_op(name)}
-    return ",".join(sorted(current | unknown)).encode("utf-8")
+    names = set(ovtf.get_disabled_ops()) | _state["unknown_disabled_ops"]
+    return ",".join(sorted(names)).encode("utf-8")
 
 
-def _parse_ops(value) -> set:
-    if value is None:
-        return set()
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    if isinstance(value, str):
-        return {part.strip() for part in value.split(",") if part.strip()}
+def _decoded(ops):
+    """OVTF took op names as bytes too: str from here on; anything else as given."""
+    if isinstance(ops, bytes):
+        return ops.decode("utf-8")
+    if ops is None or isinstance(ops, str):
+        return ops
     try:
-        items = list(value)
+        names = list(ops)
     except TypeError:
-        raise ValueError(f"disabled ops: {value!r} is neither a comma-separated string of op "
-                         "type names nor a list of them") from None
-    for item in items:
-        if not isinstance(item, (str, bytes)):
-            raise ValueError(f"disabled ops: {item!r} is not an op type name (a string such as 'Add')")
-    return {(item.decode("utf-8") if isinstance(item, bytes) else item).strip()
-            for item in items if item.strip()}
+        return ops   # ovtf.config says what is accepted
+    return [name.decode("utf-8") if isinstance(name, bytes) else name for name in names]
 
 
-def _is_known_op(name: str) -> bool:
-    from tensorflow.python.framework import op_def_registry
-    return op_def_registry.get(name) is not None
-
-
-# --- dynamic fallback --------------------------------------------------------------------
-
-def enable_dynamic_fallback() -> None:
-    ovtf.enable_dynamic_fallback()
-
-
-def disable_dynamic_fallback() -> None:
-    ovtf.disable_dynamic_fallback()
-
-
-def is_dynamic_fallback_enabled() -> bool:
-    return ovtf.is_dynamic_fallback_enabled()
-
-
-# --- the rest of OVTF's API --------------------------------------------------------------
+# --- versions ----------------------------------------------------------------------------
 
 def cxx11_abi_flag() -> int:
     """TensorFlow's CXX11_ABI_FLAG. ovtf talks to TensorFlow only through its C API, so there
     is no C++ ABI of its own to match; the flag is reported for programs that print it."""
     import tensorflow as tf
     return int(tf.sysconfig.CXX11_ABI_FLAG)
-
-
-def set_cache_dir(path) -> None:
-    """OPENVINO_TF_MODEL_CACHE_DIR as a call: ovtf's on-disk cache of compiled clusters."""
-    ovtf.set_cache_dir(path)
-
-
-def export_ir(output_dir, *args, **kwargs):
-    """Not offered: ovtf has no export of the last model's clusters as IR files."""
-    raise NotImplementedError(
-        "openvino_tensorflow.export_ir is not available with ovtf: to keep compiled clusters "
-        "use ovtf.set_cache_dir(path) (OPENVINO_TF_MODEL_CACHE_DIR); to get IR files of a "
-        "model convert it with openvino.convert_model and openvino.save_model")
-
-
-def optimize_graph_with_openvino_tf1(frozen_model_file, output_node_names):
-    """OVTF's offline rewrite of a frozen TF1 GraphDef. ovtf rewrites graphs as TensorFlow
-    runs them, so the GraphDef is returned as read: importing it and running it in a Session
-    runs its clusters on OpenVINO (output_node_names are checked to exist)."""
-    import tensorflow as tf
-    if not isinstance(frozen_model_file, (str, bytes, os.PathLike)) or not os.path.isfile(frozen_model_file):
-        raise InvalidArgument(f"frozen model file {frozen_model_file!r} does not exist "
-                              "(a path to a binary GraphDef .pb file)")
-    graph_def = tf.compat.v1.GraphDef()
-    with open(frozen_model_file, "rb") as handle:
-        graph_def.ParseFromString(handle.read())
-    names = {node.name for node in graph_def.node}
-    missing = [name for name in output_node_names if name.split(":")[0] not in names]
-    if missing:
-        raise InvalidArgument(f"output node(s) {', '.join(map(repr, missing))} are not in "
-                              f"{frozen_model_file!r}")
-    return graph_def
-
-
-def convert_variables_to_constants_with_openvino_tf2(
-        saved_model_dir, input_tensors=None, saved_model_signature="serving_default",
-        saved_model_tag="serve"):
-    """A SavedModel signature as one ConcreteFunction specialized to `input_tensors` (a
-    tensor, a list or a dict of tensors / arrays), its variables frozen as constants; it
-    returns a flat list of outputs. Calling it runs its clusters on OpenVINO, as every TF
-    function does with ovtf."""
-    import tensorflow as tf
-    from tensorflow.python.framework import convert_to_constants
-
-    if not isinstance(saved_model_dir, (str, os.PathLike)) or not os.path.isdir(saved_model_dir):
-        raise InvalidArgument(f"SavedModel directory {saved_model_dir!r} does not exist")
-    try:
-        model = tf.saved_model.load(saved_model_dir, tags=[saved_model_tag])
-    except (RuntimeError, ValueError):
-        model = tf.saved_model.load(saved_model_dir)
-    if saved_model_signature not in model.signatures:
-        raise InvalidArgument(
-            f"signature {saved_model_signature!r} is not in {saved_model_dir!r}; "
-            f"available: {', '.join(model.signatures) or 'none'}")
-    signature = model.signatures[saved_model_signature]
-    if isinstance(input_tensors, dict):
-        specs = {key: tf.TensorSpec.from_tensor(tf.convert_to_tensor(value), name=key)
-                 for key, value in input_tensors.items()}
-        concrete = tf.function(signature).get_concrete_function(**specs)
-    else:
-        tensors = input_tensors if isinstance(input_tensors, (list, tuple)) else [input_tensors]
-        if any(tensor is None for tensor in tensors):
-            raise InvalidArgument("input_tensors: give a sample tensor (or a list or dict of "
-                                  "them) with the shapes and dtypes the model will be called with")
-        specs = [tf.TensorSpec.from_tensor(tf.convert_to_tensor(tensor)) for tensor in tensors]
-        concrete = tf.function(signature, input_signature=specs).get_concrete_function()
-    # As in OVTF, the frozen function returns its outputs as a flat list, in the order of
-    # tf.nest.flatten(signature.structured_outputs).
-    return convert_to_constants.convert_variables_to_constants_v2(concrete)
-
-
-def optimize_graph_with_openvino_tf2(
-        saved_model_dir, input_tensors=None, saved_model_signature="serving_default",
-        saved_model_tag="serve", save_optimized_function_signature=False):
-    """OVTF's offline rewrite of a SavedModel signature: with ovtf the frozen, specialized
-    ConcreteFunction of convert_variables_to_constants_with_openvino_tf2 (ovtf rewrites it
-    when it first runs)."""
-    if save_optimized_function_signature:
-        raise InvalidArgument(
-            "save_optimized_function_signature=True is not supported: ovtf rewrites graphs as "
-            "they run, so there is no optimized signature to save; use ovtf.set_cache_dir to "
-            "keep compiled clusters across processes")
-    return convert_variables_to_constants_with_openvino_tf2(
-        saved_model_dir, input_tensors, saved_model_signature, saved_model_tag)
-
-
-def prepare_model(model, shape, data_type) -> None:
-    """Warm up `model` (compile its clusters) with a random input of `shape` and `data_type`."""
-    import tensorflow as tf
-    model(tf.random.uniform(shape, minval=0, maxval=None if data_type.is_floating else 2,
-                            dtype=data_type))
-
-
-def prepare_model_with_session(session, graph, input_names, output_names, input_shapes) -> None:
-    """Warm up a TF1 graph in `session`: one run with uninitialized inputs of the given shapes."""
-    import numpy as np
-    if len(input_names) != len(input_shapes):
-        raise ValueError(f"{len(input_names)} input names but {len(input_shapes)} input shapes")
-    feeds = {}
-    for name, shape in zip(input_names, input_shapes):
-        tensor = graph.get_operation_by_name(name).outputs[0]
-        feeds[tensor] = np.zeros(shape, dtype=tensor.dtype.as_numpy_dtype)
-    session.run([graph.get_operation_by_name(name).outputs[0] for name in output_names], feeds)
 
 
 def _version_text() -> str:
@@ -339,6 +189,68 @@ def _version_text() -> str:
 
 
 # --- OPENVINO_TF_* environment variables -------------------------------------------------
+
+def _setting(attribute, parse):
+    """A variable that is an ovtf setting under another name, parsed by ovtf.config's parser
+    of that setting."""
+    def apply(value, what):
+        config.update(**{attribute: parse(value, what)})
+    return apply
+
+
+def _when_set(action):
+    """OVTF's 'set to 1 to turn X off' variables: 0 leaves the setting as it is."""
+    def apply(value, what):
+        if config.parse_bool(value, what):
+            action()
+    return apply
+
+
+def _through(call):
+    """A variable that is one of this module's calls; its errors name the variable."""
+    def apply(value, what):
+        try:
+            call(value)
+        except ValueError as error:
+            raise ValueError(f"{what}: {error}") from None
+    return apply
+
+
+def _keep_every_cluster(value, what) -> None:
+    """OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1: OVTF kept every cluster, however small; ovtf
+    does with a minimum cluster size of 1, and Sessions created meanwhile have grappler
+    hand over graphs of any size (see `_prepare_sessions`). Unset again (value None), the
+    minimum in force before returns."""
+    if value is not None and config.parse_bool(value, what):
+        if _state["min_cluster_size_before_deassign"] is None:
+            _state["min_cluster_size_before_deassign"] = ovtf.get_min_cluster_size()
+        ovtf.set_min_cluster_size(1)
+    elif _state["min_cluster_size_before_deassign"] is not None:
+        ovtf.set_min_cluster_size(_state["min_cluster_size_before_deassign"])
+        _state["min_cluster_size_before_deassign"] = None
+
+
+def _set_cache_dir(value, what) -> None:
+    """OVTF's empty OPENVINO_TF_MODEL_CACHE_DIR meant no cache, as None does in ovtf."""
+    config.update(cache_dir=config.parse_cache_dir(value or None, what))
+
+
+# Each variable: apply(value, "environment variable NAME"), which validates the value and
+# sets what it names. Precedence: see the module docstring.
+VARIABLES = {
+    "OPENVINO_TF_BACKEND": _through(set_backend),
+    "OPENVINO_TF_DISABLE": _when_set(disable),
+    "OPENVINO_TF_DISABLED_OPS": _through(set_disabled_ops),
+    "OPENVINO_TF_DYNAMIC_FALLBACK": _setting("dynamic_fallback", config.parse_bool),
+    "OPENVINO_TF_LOG_PLACEMENT": _setting("log_placement", config.parse_bool),
+    "OPENVINO_TF_MIN_NONTRIVIAL_NODES": _setting("min_cluster_size", config.parse_min_cluster_size),
+    "OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS": _keep_every_cluster,
+    "OPENVINO_TF_MODEL_CACHE_DIR": _set_cache_dir,
+    "OPENVINO_TF_VLOG_LEVEL": lambda value, what: _set_vlog_level(
+        config.parse_int_range(value, what, 0, 5)),
+    "OPENVINO_TF_DISABLE_COST_ASSIGNMENT": _when_set(ovtf.disable_cost_placement),
+}
+
 
 # Variables OVTF had that change nothing in ovtf, with the reason given when one is set.
 NO_EFFECT = {
@@ -367,35 +279,6 @@ NO_EFFECT = {
 NOT_SETTINGS = ("OPENVINO_TF_TEST_MANIFEST",)
 
 
-def _flag(name: str, value: str) -> bool:
-    text = value.strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"environment variable {name}: {value!r} is not a boolean; use 1 or 0")
-
-
-def _is_set(name: str) -> bool:
-    value = os.environ.get(name)
-    return value is not None and _flag(name, value)
-
-
-def _apply_deassign(value) -> None:
-    """OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS=1: OVTF kept every cluster, however small; ovtf
-    does with a minimum cluster size of 1, and Sessions created meanwhile have grappler
-    hand over graphs of any size (see `_prepare_sessions`). Unset again, the minimum
-    in force before returns."""
-    if value is not None and _flag("OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS", value):
-        if _state["deassign_saved_min"] is None:
-            _state["deassign_saved_min"] = ovtf.get_min_cluster_size()
-        ovtf.set_min_cluster_size(1)
-        _state["every_graph"] = True
-    elif _state["deassign_saved_min"] is not None:
-        ovtf.set_min_cluster_size(_state["deassign_saved_min"])
-        _state["deassign_saved_min"] = None
-        _state["every_graph"] = False
-
 
 def _prepare_sessions() -> None:
     """Every Session's graph is prepared as OVTF's graph pass would have seen it.
@@ -416,7 +299,7 @@ def _prepare_sessions() -> None:
 
     def __init__(self, target="", graph=None, config=None):
         _tag_ovtf2_clusters(graph)
-        if _state["every_graph"] and ovtf.is_enabled():
+        if _state["min_cluster_size_before_deassign"] is not None and ovtf.is_enabled():
             copy = config_pb2.ConfigProto()
             if config is not None:
                 copy.CopyFrom(config)
@@ -445,23 +328,6 @@ def _tag_ovtf2_clusters(graph) -> None:
                        error)
 
 
-def _int(name: str, value: str, low: int, high: int | None = None) -> int:
-    accepted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise ValueError(f"environment variable {name}: {value!r} is not {accepted}") from None
-    if number < low or (high is not None and number > high):
-        raise ValueError(f"environment variable {name}: {value!r} is not {accepted}")
-    return number
-
-
-def _with_name(name, call, value):
-    try:
-        call(value)
-    except ValueError as error:
-        raise ValueError(f"environment variable {name}: {error}") from None
-
 
 def _set_vlog_level(level: int) -> None:
     """OVTF's verbose log levels 1-5 become DEBUG records of the `ovtf` logger (printed to
@@ -477,37 +343,30 @@ def _set_vlog_level(level: int) -> None:
         ovtf_logger.addHandler(handler)
 
 
+
+def _apply_variable(name: str, value: str) -> None:
+    VARIABLES[name](value, f"environment variable {name}")
+
+
+def _is_set(name: str) -> bool:
+    value = os.environ.get(name)
+    return value is not None and config.parse_bool(value, f"environment variable {name}")
+
+
 def load_environment(environ=None) -> None:
     """Apply the OPENVINO_TF_* variables (done once, at import)."""
     environ = os.environ if environ is None else environ
-    handlers = {
-        "OPENVINO_TF_BACKEND": lambda v: _with_name("OPENVINO_TF_BACKEND", set_backend, v),
-        "OPENVINO_TF_DISABLE": lambda v: disable() if _flag("OPENVINO_TF_DISABLE", v) else None,
-        "OPENVINO_TF_DISABLED_OPS": lambda v: _with_name("OPENVINO_TF_DISABLED_OPS", set_disabled_ops, v),
-        "OPENVINO_TF_DYNAMIC_FALLBACK": lambda v: (enable_dynamic_fallback if _flag(
-            "OPENVINO_TF_DYNAMIC_FALLBACK", v) else disable_dynamic_fallback)(),
-        "OPENVINO_TF_LOG_PLACEMENT": lambda v: (start_logging_placement if _flag(
-            "OPENVINO_TF_LOG_PLACEMENT", v) else stop_logging_placement)(),
-        "OPENVINO_TF_MIN_NONTRIVIAL_NODES": lambda v: ovtf.set_min_cluster_size(
-            _int("OPENVINO_TF_MIN_NONTRIVIAL_NODES", v, 1)),
-        "OPENVINO_TF_DISABLE_DEASSIGN_CLUSTERS": _apply_deassign,
-        "OPENVINO_TF_MODEL_CACHE_DIR": lambda v: _with_name(
-            "OPENVINO_TF_MODEL_CACHE_DIR", ovtf.set_cache_dir, v or None),
-        "OPENVINO_TF_VLOG_LEVEL": lambda v: _set_vlog_level(_int("OPENVINO_TF_VLOG_LEVEL", v, 0, 5)),
-        "OPENVINO_TF_DISABLE_COST_ASSIGNMENT": lambda v: ovtf.disable_cost_placement() if _flag(
-            "OPENVINO_TF_DISABLE_COST_ASSIGNMENT", v) else None,
-    }
     for name in sorted(environ):
         if not name.startswith("OPENVINO_TF_"):
             continue
         value = environ[name]
-        if name in handlers:
-            handlers[name](value)
+        if name in VARIABLES:
+            _apply_variable(name, value)
         elif name in NO_EFFECT:
             logger.warning("%s=%s has no effect with ovtf: %s", name, value, NO_EFFECT[name])
         elif name not in NOT_SETTINGS:
             logger.warning("%s is not an OpenVINO integration with TensorFlow setting; ignored "
-                           "(known: %s)", name, ", ".join(sorted([*handlers, *NO_EFFECT])))
+                           "(known: %s)", name, ", ".join(sorted([*VARIABLES, *NO_EFFECT])))
 
 
 if os.environ.get("OPENVINO_TF_DISABLE", "").strip() != "1":

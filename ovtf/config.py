@@ -120,11 +120,17 @@ def _parse_int(value, what: str, accepted: str) -> int:
         raise ValueError(message) from None
 
 
-def parse_min_cluster_size(value, what: str = "min cluster size") -> int:
-    number = _parse_int(value, what, "an integer >= 1")
-    if number < 1:
-        raise ValueError(f"{what}: {value!r} is not an integer >= 1")
+def parse_int_range(value, what: str, low: int, high: int | None = None) -> int:
+    """An integer >= low (and <= high when given), from an int or a decimal string."""
+    accepted = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    number = _parse_int(value, what, accepted)
+    if number < low or (high is not None and number > high):
+        raise ValueError(f"{what}: {value!r} is not {accepted}")
     return number
+
+
+def parse_min_cluster_size(value, what: str = "min cluster size") -> int:
+    return parse_int_range(value, what, 1)
 
 
 def parse_log_level(value, what: str = "log level") -> int:
@@ -165,24 +171,29 @@ def parse_precision(value, what: str = "precision") -> str:
     return text
 
 
-def parse_op_list(value, what: str = "disabled ops") -> frozenset:
-    """A comma-separated string or an iterable of TF op type names, each checked to exist."""
+def split_op_names(value, what: str = "disabled ops") -> list:
+    """The names in a comma-separated string (empty parts dropped) or an iterable of strings
+    (stripped), not checked to exist: `parse_op_list` checks them."""
     if value is None:
-        return frozenset()
+        return []
     if isinstance(value, str):
         names = [part.strip() for part in value.split(",")]
-        names = [name for name in names if name]
-    else:
-        try:
-            items = list(value)
-        except TypeError:
-            raise ValueError(f"{what}: {value!r} is neither a list of op type names nor a "
-                             "comma-separated string") from None
-        bad = [item for item in items if not isinstance(item, str)]
-        if bad:
-            raise ValueError(f"{what}: {bad[0]!r} is not an op type name (a string such as 'MatMul')")
-        names = [name.strip() for name in items]
-    unknown = [name for name in names if not _is_known_op(name)]
+        return [name for name in names if name]
+    try:
+        items = list(value)
+    except TypeError:
+        raise ValueError(f"{what}: {value!r} is neither a comma-separated string of op type "
+                         "names nor a list of them") from None
+    bad = [item for item in items if not isinstance(item, str)]
+    if bad:
+        raise ValueError(f"{what}: {bad[0]!r} is not an op type name (a string such as 'MatMul')")
+    return [name.strip() for name in items]
+
+
+def parse_op_list(value, what: str = "disabled ops") -> frozenset:
+    """A comma-separated string or an iterable of TF op type names, each checked to exist."""
+    names = split_op_names(value, what)
+    unknown = [name for name in names if not is_known_op(name)]
     if unknown:
         raise ValueError(
             f"{what}: unknown TensorFlow op type(s) {', '.join(map(repr, unknown))}; "
@@ -241,7 +252,8 @@ def parse_cache_dir(value, what: str = "cache dir") -> str | None:
     return path
 
 
-def _is_known_op(name: str) -> bool:
+def is_known_op(name: str) -> bool:
+    """Whether TensorFlow has an op type of this name (tf.raw_ops spelling)."""
     from tensorflow.python.framework import op_def_registry
     return op_def_registry.get(name) is not None
 
