@@ -9,6 +9,7 @@ openvino_tensorflow), whose [RUN] and [SKIP] patterns choose the tests:
 
     .venv/bin/python scripts/tf_kernel_tests.py --tests-dir DIR --manifest DIR/tests_common.txt
         [--modules argmax_op_test,cwise_ops_test] [--timeout 120] [--output docs/conformance.md]
+        [--workdir DIR] [--report]
 
 Each module runs twice, in fresh processes: stock TensorFlow (`OVTF_DISABLE=1`), then under
 ovtf as a user would meet its harshest settings -- graph mode
@@ -17,7 +18,9 @@ cluster size 1, dynamic fallback off. A test counts against ovtf when it passes 
 and does not under ovtf. Per test the ovtf run records how many cluster calls ran on the
 device (`ovtf.stats()["device_executions"]`), so "passes" and "ran on the device" are told
 apart. A crash (the process dies) or a hang (no progress for --timeout seconds) is charged to
-the test that was running, and the module resumes after it in a new process.
+the test that was running, and the module resumes after it in a new process. Results stay
+in --workdir; `--report` tabulates them without running anything, so modules run in several
+sittings add up to one table.
 
 Manifest patterns (OVTF's grammar): `module`, `module.Class`, `module.Class.test`; each part
 may use `*` and `[xy]`; later [SKIP] patterns remove tests [RUN] chose.
@@ -84,6 +87,12 @@ def manifest_modules(run: list) -> list:
 
 # --- the worker: one module, one mode, in its own process -----------------------------------
 
+# Test classes TF renamed after OVTF 2.3's manifest was written: the manifest's name for them.
+MANIFEST_CLASS_NAMES = {
+    "xent_op_test.XentOpTest": "XentTest",
+    "sparse_xent_op_test.SparseXentOpTest": "SparseXentTest",
+}
+
 def worker(args) -> None:
     """Runs the chosen tests of one module, appending one JSON line per event to
     `args.results`; tests already finished there are skipped (a resumed run)."""
@@ -118,6 +127,7 @@ def worker(args) -> None:
             tests.extend((class_name, test) for test in loader.loadTestsFromTestCase(case))
     with open(args.results, "a", encoding="utf-8") as out:
         for class_name, test in tests:
+            class_name = MANIFEST_CLASS_NAMES.get(f"{args.worker}.{class_name}", class_name)
             test_id = f"{args.worker}.{class_name}.{test._testMethodName}"
             if test_id in done or not chosen(test_id, run, skip):
                 continue
@@ -182,16 +192,8 @@ def run_module(module: str, mode: str, args, workdir: str) -> dict:
                 process.wait()
                 hung = True
         log.close()
-        running = None
-        if os.path.exists(results_path):
-            with open(results_path, encoding="utf-8") as handle:
-                for line in handle:
-                    record = json.loads(line)
-                    if record["event"] == "start":
-                        running = record["id"]
-                    else:
-                        outcomes[record["id"]] = record
-                        running = None
+        finished, running = read_results(results_path)
+        outcomes.update(finished)
         if running is None:
             if process.returncode not in (0, None) and not outcomes:
                 outcomes[f"{module}.<import>"] = {"outcome": ERROR, "device_runs": 0,
@@ -203,6 +205,21 @@ def run_module(module: str, mode: str, args, workdir: str) -> dict:
                              "detail": "no progress" if hung else f"exit {process.returncode}"}
         with open(results_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"id": running, "event": "end", **outcomes[running]}) + "\n")
+
+
+def read_results(results_path: str) -> tuple:
+    """(test id -> outcome record, the test started and never finished or None)."""
+    outcomes, running = {}, None
+    if os.path.exists(results_path):
+        with open(results_path, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                if record["event"] == "start":
+                    running = record["id"]
+                else:
+                    outcomes[record["id"]] = record
+                    running = None
+    return outcomes, running
 
 
 def summarize(module: str, stock: dict, under: dict) -> dict:
@@ -264,6 +281,8 @@ def main(argv=None) -> int:
                         help="seconds without progress that count as a hang")
     parser.add_argument("--workdir", default=None, help="logs and per-test results")
     parser.add_argument("--output", default=None, help="markdown table to write")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: tabulate the results stored in --workdir")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("stock", "ovtf"), help=argparse.SUPPRESS)
     parser.add_argument("--results", help=argparse.SUPPRESS)
@@ -294,8 +313,14 @@ def main(argv=None) -> int:
     console = Console()
     for module in available:
         started = time.monotonic()
-        stock = run_module(module, "stock", args, workdir)
-        under = run_module(module, "ovtf", args, workdir)
+        if args.report:
+            paths = [os.path.join(workdir, f"{module}.{mode}.jsonl") for mode in ("stock", "ovtf")]
+            if not all(os.path.exists(path) for path in paths):
+                continue
+            stock, under = (read_results(path)[0] for path in paths)
+        else:
+            stock = run_module(module, "stock", args, workdir)
+            under = run_module(module, "ovtf", args, workdir)
         rows[module] = summarize(module, stock, under)
         for test, result in stock.items():
             if result["outcome"] == PASS and under.get(test, {}).get("outcome") != PASS:

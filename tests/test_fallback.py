@@ -303,6 +303,32 @@ def test_fallback_off_shape_specific(use_backend):
     assert ovtf.stats()["device_executions"] == 2
 
 
+@pytest.mark.parametrize("mode", ["function", "session"])
+def test_fallback_off_bad_input_raises_tensorflows_error(mode):
+    """Split sizes that do not add up: OpenVINO refuses the import (its shape inference),
+    TF's kernel raises InvalidArgumentError. With fallback off the user sees TF's error, as
+    without ovtf, not a ClusterError (TF's SplitOpTest.testShapeInference); nothing is
+    counted as a fallback."""
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    good, bad = np.ones((6, 3), np.float32), np.ones((5, 3), np.float32)
+    if mode == "function":
+        function = tf.function(lambda x: [part * 2.0 for part in tf.split(x * 3.0, [4, 2])],
+                               input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        run = lambda value: function(tf.constant(value))  # noqa: E731
+    else:
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.compat.v1.placeholder(tf.float32)
+            parts = [part * 2.0 for part in tf.split(x * 3.0, [4, 2])]
+        session = tf.compat.v1.Session(graph=graph)
+        run = lambda value: session.run(parts, {x: value})  # noqa: E731
+    np.testing.assert_array_equal(run(good)[1], np.full((2, 3), 6.0, np.float32))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        run(bad)
+    assert ovtf.stats()["device_executions"] >= 1 and ovtf.stats()["fallbacks"] == 0
+
+
 def test_fallback_off_via_environment(fresh_process):
     result = fresh_process("""
         import json, numpy as np, tensorflow as tf, ovtf

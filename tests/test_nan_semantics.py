@@ -65,9 +65,17 @@ def test_maximum_minimum_keep_nan_of_either_operand(op, dtype, reports, grappler
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 def test_exp_keeps_nan(dtype, reports, grappler_options):
-    """exp([nan]) was +inf (TF: nan), and a sum over it +inf (the fuzzer's seeds 1, 38)."""
-    _on_device(lambda v: (raw.Exp(x=raw.Neg(x=v)), raw.Sum(input=raw.Exp(x=v), axis=[0])),
-               (_edges(dtype),), "Exp", reports, grappler_options)
+    """exp([nan]) was +inf (TF: nan), and a sum over it +inf (the fuzzer's seeds 1, 38). A
+    16-bit Exp read by a Sum stays in TF (rules.SixteenBitRounding): only f32 sums here; a
+    bf16 Exp stays in TF anyway."""
+    if dtype == tf.bfloat16:
+        pytest.skip("bf16 Exp stays in TF (rules.SixteenBitRounding)")
+
+    def program(v):
+        if dtype != tf.float32:
+            return raw.Exp(x=raw.Neg(x=v))
+        return raw.Exp(x=raw.Neg(x=v)), raw.Sum(input=raw.Exp(x=v), axis=[0])
+    _on_device(program, (_edges(dtype),), "Exp", reports, grappler_options)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)

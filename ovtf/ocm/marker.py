@@ -15,6 +15,8 @@ node. The rules apply in this order, so a node gets the most telling reason:
     DTYPE           a dtype the entry or the device does not allow
     ATTR            the entry's attribute check failed (e.g. an unsupported data_format)
     ... then:
+    DTYPE           an op that rounds to f16/bf16 (OpenVINO skips the rounding inside a
+                    cluster, `rules.SixteenBitRounding`)
     SHAPE           a zero-size tensor known from the graph's constants (`rules.NoZeroSize`)
     RANGE           an int64 value not provably within int32, or gather indices not
                     provably in range (`ranges.IntegerRanges`)
@@ -47,7 +49,7 @@ def node_rules(support: OperatorSupport, preserve=frozenset(), disabled_ops=froz
     in_graph = (rules.NoZeroSize(graph_def), ranges.IntegerRanges(graph_def)) \
         if graph_def is not None else ()
     return chain(rules.NotOvtf(), rules.NoControlFlow(), rules.NoBoundary(),
-                 rules.DenseTensors(), support, *in_graph, rules.NotDisabled(disabled_ops),
+                 rules.DenseTensors(), support, rules.SixteenBitRounding(graph_def), *in_graph, rules.NotDisabled(disabled_ops),
                  rules.OnCpu(), rules.NotPreserved(preserve), target=support.target)
 
 

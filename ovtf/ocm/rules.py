@@ -218,6 +218,93 @@ class NoZeroSize(OperatorSupport):
         return None
 
 
+class SixteenBitRounding(OperatorSupport):
+    """A node that rounds to a 16-bit float (f16, bf16) stays in TensorFlow. TF rounds every
+    op's 16-bit result; OpenVINO's CPU plugin computes a 16-bit graph in f32 from end to end,
+    and drops even an explicit Cast to f16/bf16 inside a cluster (measured, OpenVINO 2026.4.1:
+    `cast(cast(x*3, f16), f32) - x*3` gives 0 where TF gives the rounding error, and
+    `h*h` of f16 60000 stays finite where TF overflows to inf). Ops whose 16-bit result is
+    one of their inputs' values, or an exact function of them, round nothing and stay
+    eligible: data movement, selection, sign and integer rounding, and Casts out of 16 bits
+    (widening is exact). An element-wise f16 op that TF rounds once per element, whose result
+    only leaves the graph (through such exact ops to a graph output), is eligible too: a
+    cluster output of type f16 is rounded to nearest once, as TF rounds it. Not bf16: the
+    plugin truncates f32 to bf16 there (3.00889 -> 3.0, TF 3.015625). Ops that accumulate
+    (cumsum, reductions, matmul, convolution) round in TF at steps OpenVINO does not (`cumsum`
+    of f16 [6e4, 6e4, -6e4] overflows in TF), so they stay in TF with any reader."""
+
+    EXACT = frozenset({
+        "Const", "Identity", "IdentityN", "Snapshot", "StopGradient", "PreventGradient",
+        "Reshape", "Transpose", "ConjugateTranspose", "ExpandDims", "Squeeze", "Concat",
+        "ConcatV2", "Pack", "Unpack", "Split", "SplitV", "Slice", "StridedSlice", "Gather",
+        "GatherV2", "GatherNd", "ResourceGather", "Pad", "PadV2", "MirrorPad", "Tile",
+        "BroadcastTo", "Reverse", "ReverseV2", "ReverseSequence", "Roll", "Fill", "ZerosLike",
+        "OnesLike", "Select", "SelectV2", "Neg", "Abs", "Sign", "Relu", "Relu6", "Maximum",
+        "Minimum", "ClipByValue", "Max", "Min", "MaxPool", "MaxPoolV2", "MaxPool3D",
+        "Floor", "Ceil", "Round", "Rint", "SpaceToBatchND", "BatchToSpaceND", "SpaceToBatch",
+        "BatchToSpace", "SpaceToDepth", "DepthToSpace", "OneHot", "MatrixBandPart",
+        "TopKV2", "Unique", "ReadVariableOp",
+    })
+    ROUNDS_ONCE = frozenset({
+        "Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "DivNoNan", "Square", "Sqrt", "Rsqrt",
+        "Reciprocal", "Inv", "Exp", "Expm1", "Log", "Log1p", "Tanh", "Sigmoid", "Sin", "Cos",
+        "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf",
+        "Erfc", "Softplus", "Softsign", "Elu", "Selu", "LeakyRelu", "Cast", "BiasAdd", "Pow",
+        "Atan2", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
+    })
+    SIXTEEN_BITS = frozenset({types_pb2.DT_HALF, types_pb2.DT_BFLOAT16})
+    _outputs: dict = {}
+
+    def __init__(self, graph_def=None):
+        self.consumers: dict = {}
+        for node in (graph_def.node if graph_def is not None else ()):
+            for name in node.input:
+                if not name.startswith("^"):
+                    self.consumers.setdefault(name.split(":")[0], []).append(node)
+        self._leaves: dict = {}
+
+    def judge(self, node) -> Mark:
+        if node.op in self.EXACT:
+            return SUPPORTED
+        for dtype in self._output_dtypes(node):
+            if dtype in self.SIXTEEN_BITS and not (dtype == types_pb2.DT_HALF
+                                                   and node.op in self.ROUNDS_ONCE
+                                                   and self._only_leaves(node)):
+                return Mark(False, DTYPE, f"{node.op} rounds to {dtype_name(dtype)}: OpenVINO "
+                                          "computes 16-bit floats in f32 inside a cluster and "
+                                          "skips TF's rounding after each op")
+        return SUPPORTED
+
+    def _only_leaves(self, node) -> bool:
+        """Whether every reader of `node`'s value is a graph boundary, a control-flow op or an
+        exact op whose own value only leaves: nothing in a cluster computes with it."""
+        if node.name not in self._leaves:
+            self._leaves[node.name] = False   # a cycle (a loop's back edge) proves nothing
+            self._leaves[node.name] = all(
+                reader.op in BOUNDARY_OPS or reader.op in CONTROL_FLOW_OPS
+                or (reader.op in self.EXACT and self._only_leaves(reader))
+                for reader in self.consumers.get(node.name, ()))
+        return self._leaves[node.name]
+
+    @classmethod
+    def _output_dtypes(cls, node) -> list:
+        """The DataTypes of `node`'s outputs, from its op definition and type attributes."""
+        if node.op not in cls._outputs:
+            from tensorflow.python.framework import op_def_registry
+            op_def = op_def_registry.get(node.op)
+            cls._outputs[node.op] = [] if op_def is None else [
+                (arg.type, arg.type_attr, arg.type_list_attr) for arg in op_def.output_arg]
+        found = []
+        for fixed, type_attr, list_attr in cls._outputs[node.op]:
+            if fixed:
+                found.append(fixed)
+            elif type_attr and type_attr in node.attr:
+                found.append(node.attr[type_attr].type)
+            elif list_attr and list_attr in node.attr:
+                found.extend(node.attr[list_attr].list.type)
+        return found
+
+
 # Ops that exist only in a training step: gradients (TF's registered gradient functions emit
 # them; nothing in inference does) and optimizer updates. Forward ops that merely share a
 # name stem are not here: Conv2DBackpropInput / Conv3DBackpropInputV2 /

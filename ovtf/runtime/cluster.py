@@ -93,6 +93,11 @@ class ClusterHandle:
         self._failed_signatures: dict = {}
         # signature -> consecutive run failures (only signatures that failed at run time)
         self._run_failures: dict = {}
+        # id(outputs) -> (outputs, ClusterError) of a call that failed on the device with
+        # dynamic fallback off: its fallback runs TF only to tell bad input from a device
+        # failure. The kernel hands the same sink to `fallback`; holding it keeps its Python
+        # object, so the id still names it there.
+        self._unexplained: dict = {}
         self._lock = threading.Lock()
         self._cost = cost_placement.CostPlacement(spec, self.describe)
 
@@ -103,7 +108,7 @@ class ClusterHandle:
             if known_failure is not None:
                 if isinstance(known_failure.cause, ZeroSizeTensor):
                     return self._zero_size(inputs)
-                return self._fall_back(known_failure)
+                return self._fall_back(known_failure, outputs)
         settings = config.settings
         if settings.cost_placement:
             key = self._cost.key(inputs, settings)
@@ -128,12 +133,12 @@ class ClusterHandle:
             self._remember(signature_of(inputs), failure)
             if isinstance(failure.cause, ZeroSizeTensor):
                 return self._zero_size(inputs)
-            return self._fall_back(failure)
+            return self._fall_back(failure, outputs)
         except Exception as error:  # a device-path bug: still a fallback, never a crash
             failure = BackendError("run", error)
             failure.__cause__ = error
             self._remember(signature_of(inputs), failure)
-            return self._fall_back(failure)
+            return self._fall_back(failure, outputs)
         if self._run_failures:
             self._run_succeeded(signature_of(inputs))
         counters.increment("device_executions")
@@ -144,6 +149,13 @@ class ClusterHandle:
         return True
 
     def fallback(self, inputs: list, outputs) -> None:
+        with self._lock:
+            _, unexplained = self._unexplained.pop(id(outputs), (None, None))
+        if unexplained is not None:
+            # TF's own error (an InvalidArgumentError for split sizes that do not add up)
+            # reaches the user as it would without ovtf; if TF succeeds, the device failed.
+            self._tensorflow.run(inputs)
+            raise unexplained
         sample = self._cost.claim_tensorflow_sample(outputs)
         try:
             results = self._tensorflow.run(inputs)
@@ -156,6 +168,8 @@ class ClusterHandle:
             # A measurement must never cost the user an answer the device can give.
             self._cost.tensorflow_sample_failed(sample[0], error)
             if not self._run_on_device(inputs, outputs):
+                with self._lock:
+                    self._unexplained.pop(id(outputs), None)
                 raise
             return
         if sample is not None:
@@ -241,12 +255,22 @@ class ClusterHandle:
                         cost_placement.format_signature(signature_of(inputs)))
         return False
 
-    def _fall_back(self, failure: BackendError) -> bool:
+    def _fall_back(self, failure: BackendError, outputs=None) -> bool:
+        """False (the call runs in TF) with dynamic fallback on. Off, the failure is the
+        user's error, unless TF raises for the same inputs: then the input was bad (OpenVINO
+        checks shapes while it imports and compiles) and TF's error is the one to see, so the
+        call still goes to `fallback`, which raises one or the other."""
         if not config.settings.dynamic_fallback:
-            raise ClusterError(
+            error = ClusterError(
                 f"{self.describe()} failed on backend {self.device.backend_name} and dynamic "
                 f"fallback is off: {failure.stage} failed: {failure} (enable_dynamic_fallback() or "
-                f"OVTF_DYNAMIC_FALLBACK=1 runs failing clusters in TensorFlow)") from failure
+                f"OVTF_DYNAMIC_FALLBACK=1 runs failing clusters in TensorFlow)")
+            error.__cause__ = failure
+            if outputs is None:
+                raise error
+            with self._lock:
+                self._unexplained[id(outputs)] = (outputs, error)
+            return False
         counters.record_fallback(failure.stage)
         if _reported.first((self._identity(), failure.stage)):
             logger.warning("ovtf: %s runs in TensorFlow: %s failed: %s", self.describe(),

@@ -111,5 +111,11 @@ class TensorFlowRunner:
                     tf.graph_util.import_graph_def(fallback_graph_def(self.spec), name="")
                 placeholders = [graph.get_tensor_by_name(f"{s.name}:0") for s in self.spec.inputs]
                 fetches = [graph.get_tensor_by_name(f"{s.name}:0") for s in self.spec.outputs]
-                self._session = (tf.compat.v1.Session(graph=graph), placeholders, fetches)
+                # Grappler off: the subgraph's own kernels decide, as in the user's graph
+                # (grappler drops a one-way SplitV whose size is wrong, where the kernel
+                # raises InvalidArgumentError)
+                config = tf.compat.v1.ConfigProto()
+                config.graph_options.rewrite_options.disable_meta_optimizer = True
+                self._session = (tf.compat.v1.Session(graph=graph, config=config), placeholders,
+                                 fetches)
             return self._session
