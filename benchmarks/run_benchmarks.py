@@ -342,8 +342,8 @@ def main(argv=None):
     import tensorflow as tf
 
     if args.python_path:
-        from ovtf.backends import openvino_backend
-        openvino_backend._native_state.update(tried=True, runtime=None)
+        from ovtf.backends.openvino import native
+        native._native_state.update(tried=True, runtime=None)
 
     log(f"TensorFlow {tf.__version__}, OpenVINO {ov.__version__}, ovtf {ovtf.__version__}, "
         f"{os.cpu_count()} CPUs")

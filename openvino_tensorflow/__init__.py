@@ -32,7 +32,7 @@ from openvino_tensorflow.offline import (  # noqa: F401  (OVTF's offline helpers
     optimize_graph_with_openvino_tf1, optimize_graph_with_openvino_tf2, prepare_model,
     prepare_model_with_session)
 from ovtf import config
-from ovtf.backends.openvino_backend import REMOVED_DEVICES
+from ovtf.backends.openvino import REMOVED_DEVICES
 
 __all__ = [
     "enable", "disable", "is_enabled", "list_backends", "set_backend", "get_backend",

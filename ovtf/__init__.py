@@ -75,8 +75,8 @@ def get_backend() -> str:
 def devices() -> list:
     """Every OpenVINO device here and every emulated device registered, as dicts: name,
     full_name, kind, precisions, capabilities (OPTIMIZATION_CAPABILITIES), emulated."""
-    from ovtf.backends import openvino_backend
-    return openvino_backend.list_devices()
+    from ovtf.backends.openvino import list_devices
+    return list_devices()
 
 
 # --- what may be clustered --------------------------------------------------------------

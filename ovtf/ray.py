@@ -74,9 +74,9 @@ def limit_threads(n: int) -> None:
     thread count (emulated devices' `threads`) keep it."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"limit_threads: {n!r} is not an integer >= 1")
-    from ovtf.backends import openvino_backend
+    from ovtf.backends.openvino import core as openvino_core
 
-    core = openvino_backend.core()
+    core = openvino_core()
     if "CPU" in core.available_devices:
         core.set_property("CPU", {"INFERENCE_NUM_THREADS": n})
     import tensorflow as tf

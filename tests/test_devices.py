@@ -28,8 +28,9 @@ import ovtf  # noqa: E402
 import ovtf.testing  # noqa: E402
 from ovtf import backends  # noqa: E402
 from ovtf.backends import BackendError  # noqa: E402
-from ovtf.backends import devices as device_facts  # noqa: E402
-from ovtf.backends import openvino_backend as ovb  # noqa: E402
+from ovtf.backends import openvino as ovb  # noqa: E402
+from ovtf.backends.openvino import backend as backend_module  # noqa: E402
+from ovtf.backends.openvino import device_facts, shared_core  # noqa: E402
 from ovtf.runtime import device as device_module  # noqa: E402
 from test_importer import assert_close, make_spec, rand  # noqa: E402
 
@@ -125,19 +126,19 @@ def fake_core(monkeypatch):
 
     def forget():
         ovb.FAMILY.refresh()
-        ovb._precision_notices.forget()
+        backend_module._precision_notices.forget()
         for name in FAKE_NAMES:
             backends.unregister(name)
         device_module.clear_cache()
 
     def install(**options):
         core = FakeCore(real, **options)
-        monkeypatch.setattr(ovb, "_core", core)
+        monkeypatch.setattr(shared_core, "_core", core)
         forget()
         return core
 
     yield install
-    monkeypatch.setattr(ovb, "_core", real)
+    monkeypatch.setattr(shared_core, "_core", real)
     forget()
 
 

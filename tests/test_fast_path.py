@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import ovtf
-from ovtf.backends import openvino_backend
+from ovtf.backends.openvino import native
 from ovtf.runtime import device
 
 
@@ -177,8 +177,8 @@ def test_concurrent_callers_get_their_own_answers():
 
 
 def test_without_the_c_api_clusters_run_through_the_python_api(monkeypatch):
-    monkeypatch.setitem(openvino_backend._native_state, "tried", True)
-    monkeypatch.setitem(openvino_backend._native_state, "runtime", None)
+    monkeypatch.setitem(native._native_state, "tried", True)
+    monkeypatch.setitem(native._native_state, "runtime", None)
     device.clear_cache()
     accelerated = tf.function(_chain)
     values = _inputs(3, (3, 4))
@@ -248,7 +248,7 @@ def test_an_imported_blob_that_reports_other_settings_is_refused(tmp_path):
     import openvino as ov
     import openvino.opset13 as opset
 
-    runtime = openvino_backend.native_runtime()
+    runtime = native.native_runtime()
     assert runtime is not None
     parameter = opset.parameter([1, 8], np.float32)
     ov.serialize(ov.Model([opset.relu(parameter)], [parameter]),

@@ -86,7 +86,7 @@ def probe_class():
             import tensorflow as tf
 
             import ovtf
-            from ovtf.backends import openvino_backend
+            from ovtf.backends.openvino import core as openvino_core
 
             out = super().__call__(batch)
             rows = len(out["output"])
@@ -95,7 +95,7 @@ def probe_class():
             out["threads"] = np.full(rows, self.num_threads or 0)
             out["tf_intra_op_threads"] = np.full(
                 rows, tf.config.threading.get_intra_op_parallelism_threads())
-            out["openvino_threads"] = np.full(rows, int(openvino_backend.core().get_property(
+            out["openvino_threads"] = np.full(rows, int(openvino_core().get_property(
                 "CPU", "INFERENCE_NUM_THREADS")))
             return out
 

@@ -38,7 +38,7 @@ Adding a backend (a user, or a test injecting failures):
 Names: each backend family owns its grammar (`BackendFamily.canonical_name`; a family may
 raise ValueError for a malformed name of its own, e.g. "SPLIT:"); `get` asks the
 names registered with `register` first, then every family. The built-in family is
-OpenVINO's (`ovtf.backends.openvino_backend`): its devices on this machine ("CPU", "GPU",
+OpenVINO's (`ovtf.backends.openvino`): its devices on this machine ("CPU", "GPU",
 "GPU.1", "NPU") and device strings over them ("AUTO", "AUTO:GPU,CPU", "HETERO:GPU,CPU",
 "MULTI:GPU,CPU"). `ovtf.backends.split`: "SPLIT:<backend>,<backend>,..." (one batch over
 several backends).
@@ -59,7 +59,7 @@ logger = logging.getLogger("ovtf")
 
 STAGES = ("import", "compile", "run")
 # Families that ship with ovtf, loaded on first use (module path; each calls register_family).
-BUILTIN_FAMILIES = ("ovtf.backends.openvino_backend", "ovtf.backends.split")
+BUILTIN_FAMILIES = ("ovtf.backends.openvino", "ovtf.backends.split")
 
 
 class BackendError(RuntimeError):

@@ -34,7 +34,7 @@ import time
 
 from ovtf import backends
 from ovtf.backends import BackendError, Executable
-from ovtf.backends.openvino_backend import OpenVINOBackend
+from ovtf.backends.openvino import OpenVINOBackend
 from ovtf.once import Once
 
 __all__ = ["EmulatedBackend", "emulated_devices", "KINDS"]
