@@ -28,7 +28,7 @@ import logging
 import threading
 
 from ovtf import backends, config, counters, partitioner
-from ovtf.once import Once
+from ovtf.once import Once, structure_key
 from ovtf.partitioner import ovtf2_clusters
 from ovtf import placement_log
 from ovtf.runtime.cluster import ClusterHandle
@@ -111,8 +111,7 @@ def _graph_identity(graph_def, graph_bytes: bytes, fetch) -> str:
     between them, so only the fetches and the non-constant nodes identify it."""
     if graph_def is None:
         return hashlib.sha1(graph_bytes).hexdigest()
-    names = sorted(f"{node.name}\0{node.op}" for node in graph_def.node if node.op != "Const")
-    return hashlib.sha1("\n".join(sorted(fetch) + names).encode()).hexdigest()
+    return structure_key(((node.name, node.op) for node in graph_def.node), head=sorted(fetch))
 
 
 def _warn_once(key: str, error: Exception) -> None:

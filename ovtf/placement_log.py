@@ -16,13 +16,13 @@ OVTF_PLACEMENT_HTML_DIR).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import os
 import threading
 
 from ovtf import config, counters
+from ovtf.once import structure_key
 
 logger = logging.getLogger("ovtf")
 
@@ -90,9 +90,8 @@ def record_disabled(graph_bytes: bytes) -> None:
 
 def _identity(report) -> str:
     """Same for both optimizer passes over one graph (TF folds constants in between)."""
-    names = sorted(f"{name}\0{p.op}" for name, p in report.placement.items() if p.op != "Const")
-    text = f"{report.left_alone_reason}\n" + "\n".join(names)
-    return hashlib.sha1(text.encode()).hexdigest()
+    return structure_key(((name, placed.op) for name, placed in report.placement.items()),
+                         head=[f"{report.left_alone_reason}"])
 
 
 def _write_html(report) -> None:

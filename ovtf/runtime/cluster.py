@@ -57,7 +57,6 @@ Fallback is read at each call, so toggling it affects running clusters at their 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 
@@ -65,7 +64,7 @@ import numpy as np
 
 from ovtf import config, counters
 from ovtf.backends import BackendError, ZeroSizeTensor
-from ovtf.once import Once
+from ovtf.once import Once, structure_key
 from ovtf.runtime import cost_placement
 from ovtf.runtime.errors import ClusterError
 from ovtf.runtime.fallback import TensorFlowRunner, zero_size_inside
@@ -285,8 +284,9 @@ class ClusterHandle:
         if identity is None:
             # the structure, not the name: a cluster's name carries a digest of its content,
             # shapes included, so each retraced shape of one function has its own name
-            nodes = sorted(f"{node.name}\0{node.op}" for node in self.spec.graph_def.node)
-            identity = self._identity_cache = hashlib.sha1("\n".join(nodes).encode()).hexdigest()
+            # (constants count too: nothing folds them inside a cluster's own graph)
+            identity = self._identity_cache = structure_key(
+                ((node.name, node.op) for node in self.spec.graph_def.node), skip_ops=())
         return identity
 
 
