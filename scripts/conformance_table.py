@@ -139,10 +139,12 @@ def render() -> str:
 
 # Known, measured semantic differences that stay on the device, with the reason (issue 23).
 DIFFERENCES = [
-    "**FloorMod by an infinity.** OpenVINO computes a float `floormod(a, b)` as "
-    "`a - floor(a / b) * b`, so `floormod(a, -inf)` is NaN where TF returns `a` (C's fmod "
-    "rule; found by the differential fuzzer, `tests/fuzz/known/seed_7103.json`). Kept on the "
-    "device: finite divisors agree.",
+    "**Float remainders stay in TF.** OpenVINO computes a float `floormod(a, b)` as "
+    "`a - floor(a / b) * b`: NaN for an infinite divisor (TF, from C's fmod: the dividend, "
+    "or an infinity after the floor adjustment) and +0 for every exact multiple (TF: the "
+    "dividend's sign); `Mod` and `TruncateMod` likewise (37-41 of 196 edge pairs differ). "
+    "Float `FloorMod`, `Mod` and `TruncateMod` are refused by their entries (integers stay on "
+    "the device). Found by the differential fuzzer (seeds 7103, 20058).",
     "**16-bit floats: TF's rounding kept by keeping the rounding ops in TF.** OpenVINO's CPU "
     "plugin runs an f16 or bf16 model at inference precision f32 on CPUs without native 16-bit "
     "arithmetic (OPTIMIZATION_CAPABILITIES `FP32, INT8, BIN, EXPORT_IMPORT` on the 2-core AMD "
@@ -168,9 +170,10 @@ DIFFERENCES = [
     "fused into a conv or matmul): the same guard measured 4.5x slower on MobileNetV2 batch 1 "
     "f32 (18 -> 86 ms), so it is behind `ovtf.ocm.registry.EXACT_NAN_ACTIVATIONS` (off: a NaN "
     "through Relu/Relu6 is 0 on the device). Signed zeros: TF's `maximum(+0, -0)`, `relu(-0)` "
-    "and `clip` return the operand as given, OpenVINO picks a sign of its own (not fixed). Still "
-    "different: `ArgMax` skips a NaN TF picks; a reduction over an empty axis gives +-FLT_MAX "
-    "(`Max`/`Min`) or 0 (`Mean`) for TF's -+inf and NaN; `log_softmax` of a row holding +inf. "
+    "and `clip` return the operand as given, OpenVINO picks a sign of its own (not fixed). Float "
+    "`ArgMax`/`ArgMin` see NaN and values beyond the finite range as TF's scan does (never "
+    "picked; a row of them gives 0), OpenVINO picked a NaN; `Softmax`/`LogSoftmax` of a row "
+    "holding a NaN, a +inf or only -inf are NaN rows, as in TF (OpenVINO: NaN only at the NaN). "
     "Regression tests: `tests/test_nan_semantics.py`.",
     "**Fixed (issue 23).** `Cast` to bool is lowered to `NotEqual(x, 0)` (OpenVINO mapped NaN to "
     "False and misread a later Split output); `LogSoftmax` and `Tile` are fenced from the "

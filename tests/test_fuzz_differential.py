@@ -98,7 +98,7 @@ def _load(folder):
 @pytest.mark.timeout(900)
 def test_known_differences_still_differ():
     """Each program here differs for a documented reason (Relu/Relu6 drop NaN unless
-    registry.EXACT_NAN_ACTIVATIONS, f16 intermediates in f32, floormod by an infinity):
+    registry.EXACT_NAN_ACTIVATIONS; docs/ops.md):
     when one agrees with TF, that difference is gone, and the case moves to regressions/."""
     batch = _load(KNOWN)
     assert batch, "no known differences recorded"

@@ -147,3 +147,36 @@ def test_relu_default_drops_nan_on_device(reports, grappler_options):
     nan = np.isnan(expected[0])
     np.testing.assert_array_equal(actual[0][~nan], expected[0][~nan])
     np.testing.assert_array_equal(actual[0][nan], 0.0)
+
+
+_ARG_ROWS = np.array([[np.nan, .1, -1.6, 4.1, .4], [1, 5, 5, 2, 0], [-np.inf] * 5, [np.nan] * 5,
+                      [-np.inf, -3.4e38, 1, np.nan, 1], [np.inf, np.nan, np.inf, 2, 3],
+                      [0, -0.0, 0, 0, -1], [-3.4e38, -np.inf, -3.4e38, np.nan, -np.inf]],
+                     np.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+def test_arg_max_min_skip_nan_as_tf(op, dtype, reports, grappler_options):
+    """TF's ArgMax never picks a NaN (nor -inf; a row of them gives 0); OpenVINO picked the
+    NaN (the fuzzer's seeds 20307, 20331). Ties: the first index."""
+    fn = getattr(raw, op)
+    with np.errstate(over="ignore"):
+        rows = tf.cast(tf.constant(_ARG_ROWS), dtype)
+    _on_device(lambda v: (fn(input=raw.Neg(x=raw.Neg(x=v)), dimension=1),
+                          fn(input=raw.Neg(x=raw.Neg(x=v)), dimension=0)),
+               (rows,), op, reports, grappler_options)
+
+
+_SOFTMAX_ROWS = np.array([[np.nan, 1, 2], [np.inf, 1, 2], [-np.inf, 1, 2], [-np.inf] * 3,
+                          [np.inf, np.inf, 1], [1, 2, 3], [np.inf, -np.inf, 0], [np.nan] * 3],
+                         np.float32)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_rows_with_nan_or_inf_are_nan(op, reports, grappler_options):
+    """TF subtracts the row's max: a NaN, a +inf or a row of -inf makes the whole row NaN.
+    OpenVINO made only the NaN element NaN (a +inf row: 0 and NaN; the fuzzer's seed 20083)."""
+    fn = getattr(raw, op)
+    _on_device(lambda v: fn(logits=raw.Neg(x=raw.Neg(x=v))), (_SOFTMAX_ROWS,), op, reports,
+               grappler_options)

@@ -105,3 +105,52 @@ def test_unique_values_alone(reports, grappler_options):
 def test_unique_values_and_indices(reports, grappler_options):
     x = np.array([3, 3, 1, 9, 1], np.int32)
     _on_device(lambda v: raw.Unique(x=raw.Neg(x=v)), (x,), "Unique", reports, grappler_options)
+
+
+# --- float -> integer casts of infinities and out-of-range values -----------------------------
+
+_OUT_OF_RANGE = np.array([np.inf, -np.inf, np.nan, 3e9, -3e9, 65504, 2.5, -2.5, 300, -300,
+                          70000, 1e19], np.float32)
+
+
+@pytest.mark.parametrize("source, target, on_device", [
+    (tf.float32, tf.int32, True), (tf.float32, tf.int8, True), (tf.float16, tf.int8, True),
+    (tf.float16, tf.int32, False), (tf.float16, tf.int16, False),
+    (tf.bfloat16, tf.int8, False), (tf.bfloat16, tf.uint8, False), (tf.bfloat16, tf.int16, False),
+], ids=str)
+def test_cast_of_out_of_range_floats(source, target, on_device, reports, grappler_options):
+    """f16 inf -> int32 was 65504 (TF INT_MIN: OpenVINO clamps to f16's largest first); bf16
+    65536 -> int8 was 0 (TF 127: it saturates where OpenVINO wraps). Those pairs stay in TF;
+    the others agree with TF on the device, infinities and NaN included."""
+    with np.errstate(over="ignore"):
+        values = tf.cast(tf.constant(_OUT_OF_RANGE), source)
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(lambda v: raw.Cast(x=raw.Neg(x=raw.Neg(x=v)), DstT=target),
+                                     (values,), reports)
+    np.testing.assert_array_equal(actual, expected)
+    inside, outside = reports.clustered("Cast")
+    assert (inside >= 1 and outside == 0) if on_device else (inside == 0 and outside >= 1), \
+        reports.outside_reasons("Cast")
+
+
+@pytest.mark.parametrize("op", ["FloorMod", "Mod", "TruncateMod"])
+def test_float_remainders_stay_in_tf(op, reports, grappler_options):
+    """OpenVINO's float remainders are not C's fmod, on which TF builds them: NaN for an
+    infinite divisor (TF: the dividend, floormod(-5, inf) = inf), +0 for exact multiples
+    (TF: the dividend's sign, which rsqrt turns into -inf; the fuzzer's seed 20058)."""
+    values = np.array([5.0, -5.0, 0.0, -0.0, 3.0, np.inf, -np.inf, np.nan, 1e30, 7.5, 0.1],
+                      np.float32)
+    x, y = (a.ravel() for a in np.meshgrid(values, values))
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(
+        lambda a, b: raw.Rsqrt(x=getattr(raw, op)(x=raw.Neg(x=raw.Neg(x=a)), y=b)), (x, y),
+        reports)
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)   # Rsqrt: 1 ulp apart
+    np.testing.assert_array_equal(np.signbit(actual), np.signbit(expected))
+    inside, outside = reports.clustered(op)
+    assert inside == 0 and outside == 1, reports.outside_reasons(op)
+    assert ovtf.stats()["device_executions"] >= 1   # the Neg and Rsqrt around it

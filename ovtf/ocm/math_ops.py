@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import logging
 
+from tensorflow.core.framework import types_pb2
+
 from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered,
                                NodeBuilder, capability, declare, get, nan_keeping_lowering, table)
 
@@ -111,7 +113,12 @@ declare("LogicalNot")
 
 # Binary arithmetic (numpy-style broadcasting, like OpenVINO's).
 declare("Add", "AddV2", "Sub", "Mul", lower=_lower_fusion_barrier, T=WIDE_NUMERIC)
-declare("RealDiv", "FloorMod", T=NUMERIC)
+declare("RealDiv", T=NUMERIC)
+# Float remainders stay in TF: OpenVINO's Mod/FloorMod of floats differ from C's fmod, on
+# which TF builds all three (measured 2026.4.1 on 14 edge values squared: 37-41 of 196
+# results differ beyond signed zeros -- a NaN for an infinite divisor, where fmod returns
+# the dividend -- and every exact multiple gives +0 where TF keeps the dividend's sign).
+declare("FloorMod", T=INTS)
 # NaN passes through either operand, as in TF (registry.keep_nan)
 declare("Maximum", lower=nan_keeping_lowering("Maximum", 2), T=NUMERIC)
 declare("Minimum", lower=nan_keeping_lowering("Minimum", 2), T=NUMERIC)
@@ -142,8 +149,6 @@ def _exact_multiple_div(remainder_op):
 
 
 def _lower_truncate_mod(node, nodes):
-    if node.attr["T"].type in FLOATS:
-        return None
     build = NodeBuilder(node)
     build.add("Mod", [name for name in node.input if not name.startswith("^")][:2],
               name=node.name, T=node.attr["T"].type)
@@ -190,7 +195,24 @@ def _lower_cast_to_bool(node, nodes):
     return Lowered([zero, not_equal])
 
 
-declare("Cast", lower=_lower_cast_to_bool, SrcT=ALL_DENSE, DstT=ALL_DENSE)
+# 16-bit floats out of an integer's range: OpenVINO clamps f16 +-inf to +-65504 before
+# converting (f16 -> int32 gives 65504, TF INT_MIN) and wraps bf16 where TF saturates
+# (bf16 65536 -> int8 gives 0, TF 127). Measured on OpenVINO 2026.4.1, every float -> integer
+# pair with +-inf, NaN, +-3e9 and +-1e19; these are the pairs that differ.
+_CASTS_KEPT_IN_TF = {
+    (types_pb2.DT_HALF, types_pb2.DT_INT32), (types_pb2.DT_HALF, types_pb2.DT_INT16),
+    (types_pb2.DT_BFLOAT16, types_pb2.DT_INT8), (types_pb2.DT_BFLOAT16, types_pb2.DT_UINT8),
+    (types_pb2.DT_BFLOAT16, types_pb2.DT_INT16),
+}
+
+
+@capability("Cast", lower=_lower_cast_to_bool, SrcT=ALL_DENSE, DstT=ALL_DENSE)
+def _cast(node):
+    pair = (node.attr["SrcT"].type, node.attr["DstT"].type)
+    if pair in _CASTS_KEPT_IN_TF:
+        return ("OpenVINO converts infinities and out-of-range values of this pair unlike TF "
+                "(f16 inf clamped to 65504, bf16 wrapped where TF saturates)")
+    return None
 
 # Reductions: the axes are needed when compiling.
 def _lower_nan_reduction(node, nodes):
@@ -219,7 +241,34 @@ def _lower_nan_reduction(node, nodes):
 declare("Max", "Min", static_inputs=(1,), lower=_lower_nan_reduction, T=NUMERIC, Tidx=INDEX)
 declare("Sum", "Mean", "Prod", static_inputs=(1,), T=WIDE_NUMERIC, Tidx=INDEX)
 declare("All", "Any", static_inputs=(1,), Tidx=INDEX)
-declare("ArgMax", "ArgMin", static_inputs=(1,), T=NUMERIC, Tidx=INDEX, output_type=INDEX)
+def _lower_nan_arg(node, nodes):
+    """TF's float ArgMax keeps the first index whose value is greater than every earlier one,
+    starting from the lowest finite float at index 0: a NaN is never picked, nor is -inf
+    (a row of them gives 0). OpenVINO picked a NaN (the fuzzer's seeds 20307, 20331). The
+    values go in as TF sees them: NaN and anything below the lowest finite float become it
+    (ArgMin: highest, and above)."""
+    dtype = node.attr["T"].type
+    if dtype not in FLOATS:
+        return None
+    from tensorflow.core.framework import node_def_pb2
+    from tensorflow.python.framework import dtypes
+    x = [name for name in node.input if not name.startswith("^")][0]
+    limits = dtypes.as_dtype(dtype)
+    info_min, info_max = float(limits.min), float(limits.max)
+    bound_op, bound = ("Maximum", info_min) if node.op == "ArgMax" else ("Minimum", info_max)
+    build = NodeBuilder(node)
+    limit = build.const(bound, dtype)
+    clipped = build.add(bound_op, [x, limit], T=dtype)
+    seen = build.add("SelectV2", [build.add("IsNan", [x], T=dtype), limit, clipped], T=dtype)
+    inner = node_def_pb2.NodeDef()
+    inner.CopyFrom(node)
+    inner.input[0] = seen
+    build.nodes.append(inner)
+    return Lowered(build.nodes)
+
+
+declare("ArgMax", "ArgMin", static_inputs=(1,), lower=_lower_nan_arg, T=NUMERIC, Tidx=INDEX,
+        output_type=INDEX)
 declare("Cumsum", static_inputs=(1,), T=WIDE_NUMERIC, Tidx=INDEX)
 
 # Matrix products.
@@ -297,9 +346,10 @@ def _div(node):
     if node.attr["T"].type not in FLOATS:
         return "integer Div: OpenVINO's result differs from TF's truncation"
     return None
-# Mod / TruncateMod: the remainder has the sign of the dividend (fmod), as OpenVINO's Mod.
-declare("Mod", T=NUMERIC)
-declare("TruncateMod", lower=_lower_truncate_mod, T=NUMERIC)
+# Mod / TruncateMod: the remainder has the sign of the dividend (fmod), as OpenVINO's Mod;
+# integers only (floats: see FloorMod).
+declare("Mod", T=INTS)
+declare("TruncateMod", lower=_lower_truncate_mod, T=INTS)
 declare("BitwiseAnd", "BitwiseOr", "BitwiseXor", "Invert", "LeftShift", "RightShift", T=INTS)
 declare("ApproximateEqual", T=FLOATS)
 

@@ -13,7 +13,39 @@ from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
 
 _BEFORE = frozenset(table())
 
-declare("Elu", "Selu", "Softmax", T=FLOATS)
+declare("Elu", "Selu", T=FLOATS)
+
+
+def _nan_rows(build, x, dtype):
+    """A bool per row (last axis, kept): whether TF's softmax of the row is NaN. TF subtracts
+    the row's max first, so a NaN, a +inf or a row of -inf makes `x - max` NaN somewhere and
+    the whole row NaN; OpenVINO's softmax made only the NaN element NaN (a +inf row: 0 and
+    NaN). OpenVINO's own Max skips a NaN, which is then still NaN in `x - max`."""
+    from tensorflow.core.framework import attr_value_pb2, types_pb2
+    keep = attr_value_pb2.AttrValue(b=True)
+    last = build.const([-1], types_pb2.DT_INT32)
+    shifted = build.add("Sub", [x, build.add("Max", [x, last], T=dtype, Tidx=types_pb2.DT_INT32,
+                                             keep_dims=keep)], T=dtype)
+    return build.add("Any", [build.add("IsNan", [shifted], T=dtype), last],
+                     Tidx=types_pb2.DT_INT32, keep_dims=keep)
+
+
+def _lower_softmax(node, nodes):
+    """Softmax with TF's NaN rows (`_nan_rows`) selected in."""
+    from tensorflow.core.framework import node_def_pb2
+    dtype = node.attr["T"].type
+    x = [name for name in node.input if not name.startswith("^")][0]
+    build = NodeBuilder(node)
+    inner = node_def_pb2.NodeDef()
+    inner.CopyFrom(node)
+    inner.name = f"{node.name}/_ovtf_softmax"
+    build.nodes.append(inner)
+    build.add("SelectV2", [_nan_rows(build, x, dtype), build.const(float("nan"), dtype),
+                           inner.name], name=node.name, T=dtype)
+    return Lowered(build.nodes)
+
+
+declare("Softmax", lower=_lower_softmax, T=FLOATS)
 # NaN passes through, as in TF, only with registry.EXACT_NAN_ACTIVATIONS on (its cost is there;
 # fused_ops puts the same guard on a fused Relu)
 declare("Relu", lower=nan_keeping_lowering("Relu", 1), T=FLOATS)
@@ -23,7 +55,8 @@ declare("Relu6", lower=nan_keeping_lowering("Relu6", 1), T=FLOATS)
 def _lower_log_softmax(node, nodes):
     """LogSoftmax between two transpose barriers (`registry.TRANSPOSE_BARRIER`): OpenVINO's
     transpose sinking moves a Transpose through it either way without remapping its axis
-    (tf.nn.log_softmax(axis=0) is Transpose + LogSoftmax + Transpose in TF's graph)."""
+    (tf.nn.log_softmax(axis=0) is Transpose + LogSoftmax + Transpose in TF's graph); TF's
+    NaN rows (`_nan_rows`) selected in."""
     from tensorflow.core.framework import node_def_pb2
 
     from ovtf.ocm.registry import transpose_barrier
@@ -37,8 +70,12 @@ def _lower_log_softmax(node, nodes):
     inner.name = f"{node.name}/_ovtf_log_softmax"
     del inner.input[:]
     inner.input.append(before.name)
-    after = transpose_barrier(node.name, inner.name, dtype, node.device)
-    return Lowered([before, inner, after])
+    after = transpose_barrier(f"{node.name}/_ovtf_barrier_out", inner.name, dtype, node.device)
+    build = NodeBuilder(node)
+    build.nodes += [before, inner, after]
+    build.add("SelectV2", [_nan_rows(build, before.name, dtype),
+                           build.const(float("nan"), dtype), after.name], name=node.name, T=dtype)
+    return Lowered(build.nodes)
 
 
 declare("LogSoftmax", lower=_lower_log_softmax, T=FLOATS)
