@@ -9,6 +9,7 @@ off so the op under test reaches ovtf) and asserts where the op ran.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import ovtf
@@ -47,3 +48,31 @@ def test_atan2_with_a_constant_compiles_on_device(reports, grappler_options):
     inputs = [np.array([[1.0], [2.0]], np.float32)]
     _on_device(lambda y: tf.math.atan2(y, tf.constant(constant)) * 2.0, inputs, "Atan2",
                reports, grappler_options)
+
+
+# --- 32-bit integers OpenVINO computes through f32 --------------------------------------------
+
+@pytest.mark.parametrize("name, fn", [
+    ("equal", lambda x, y: tf.equal(x * 1, y)), ("less", lambda x, y: tf.less(x * 1, y)),
+    ("clip", lambda x, y: tf.clip_by_value(x * 1, -100000003, 100000005)),
+    ("sum", lambda x, y: tf.reduce_sum(x * 1, 1)), ("mean", lambda x, y: tf.reduce_mean(x * 1, 1)),
+    ("max", lambda x, y: tf.reduce_max(x * 1, 1)), ("floordiv", lambda x, y: x * 1 // y),
+    ("floormod", lambda x, y: x * 1 % y), ("truncatediv", lambda x, y: tf.truncatediv(x * 1, y)),
+    ("truncatemod", lambda x, y: tf.truncatemod(x * 1, y)),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_int32_beyond_f32_stays_in_tf(name, fn, reports, grappler_options):
+    """OpenVINO's CPU compares, clips, reduces and divides int32 through f32: 16777217 ==
+    16777216 was true, reduce_max of 100000007 was 100000008, 2^30 // 3 was 357913952. Values
+    not provably within +-2^24 keep those ops in TF (reason RANGE); `x * 1` stays on the
+    device."""
+    a = np.array([[16777217, 1, 3, 100000007], [2 ** 30, 2 ** 30 - 1, -5, 7]], np.int32)
+    b = np.array([[16777216, 16777219, 7, 100000008], [3, 5, 2, -3]], np.int32)
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(fn, (a, b), reports)
+    np.testing.assert_array_equal(actual, expected)
+    assert ovtf.stats()["device_executions"] >= 1            # the Mul
+    left = [(p.op, p.reason) for r in reports.items for p in r.placement.values()
+            if p.cluster is None]
+    assert any(reason == "RANGE" for _, reason in left), left

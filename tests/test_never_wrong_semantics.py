@@ -154,3 +154,13 @@ def test_float_remainders_stay_in_tf(op, reports, grappler_options):
     inside, outside = reports.clustered(op)
     assert inside == 0 and outside == 1, reports.outside_reasons(op)
     assert ovtf.stats()["device_executions"] >= 1   # the Neg and Rsqrt around it
+
+
+@pytest.mark.parametrize("axis, perm", [(1, [1, 2, 0]), (2, [1, 2, 0]), (1, [2, 0, 1])], ids=str)
+def test_transpose_of_a_gather_keeping_a_dim_of_one(axis, perm, reports, grappler_options):
+    """tf.transpose(tf.gather(x, [0], axis=1), [1, 2, 0]) of (4, 1, 1) came out (1, 4, 1):
+    OpenVINO's transpose sinking moved the Transpose past the Gather with the wrong order
+    (the fuzzer's seed 101134). The Gather now sits behind a transpose barrier."""
+    x = RNG.standard_normal((4, 1, 1)).astype(np.float32)
+    _on_device(lambda v: raw.Transpose(x=raw.GatherV2(params=raw.Neg(x=v), indices=[0], axis=axis),
+                                       perm=perm), (x,), "GatherV2", reports, grappler_options)

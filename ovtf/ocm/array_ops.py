@@ -169,7 +169,24 @@ declare("Pad", static_inputs=(1,), T=ALL_DENSE, Tpaddings=INDEX)
 declare("PadV2", static_inputs=(1, 2), T=ALL_DENSE, Tpaddings=INDEX)
 declare("MirrorPad", static_inputs=(1,), T=NUMERIC, Tpaddings=INDEX)
 declare("ReverseV2", static_inputs=(1,), lower=_lower_multi_axis_reverse, T=ALL_DENSE, Tidx=INDEX)
-declare("GatherV2", static_inputs=(2,), Tparams=ALL_DENSE, Tindices=INDEX, Taxis=INDEX)
+def _lower_gather(node, nodes):
+    """A Gather's output goes through a transpose barrier (`registry.TRANSPOSE_BARRIER`):
+    OpenVINO's transpose sinking moved a Transpose reading a Gather that keeps a dim of 1
+    (indices [0] on a dim of 1) past it with the wrong order (tf.transpose(tf.gather(x, [0],
+    axis=1), [1, 2, 0]) of (4, 1, 1) came out (1, 4, 1); the fuzzer's seed 101134), and a
+    Gather feeding a conv or pool was misshaped the same way."""
+    from tensorflow.core.framework import node_def_pb2
+
+    from ovtf.ocm.registry import transpose_barrier
+    gather = node_def_pb2.NodeDef()
+    gather.CopyFrom(node)
+    gather.name = f"{node.name}/_ovtf_gather"
+    barrier = transpose_barrier(node.name, gather.name, node.attr["Tparams"].type, node.device)
+    return Lowered([gather, barrier])
+
+
+declare("GatherV2", static_inputs=(2,), lower=_lower_gather, Tparams=ALL_DENSE, Tindices=INDEX,
+        Taxis=INDEX)
 declare("GatherNd", Tparams=ALL_DENSE, Tindices=INDEX)
 declare("OneHot", static_inputs=(1,), T=ALL_DENSE, TI=INDEX)
 def _lower_block_arguments_to_int64(node, nodes):
@@ -212,7 +229,7 @@ declare("Const", lower=_lower_constant, dtype=ALL_DENSE)
 # --- issue 12: more data movement, each checked against TF in tests/test_ops.py -------------
 
 declare("Concat", static_inputs=(0,), T=ALL_DENSE)          # ConcatV2's predecessor: axis first
-declare("Gather", Tparams=ALL_DENSE, Tindices=INDEX)
+declare("Gather", lower=_lower_gather, Tparams=ALL_DENSE, Tindices=INDEX)
 declare("Reverse", static_inputs=(1,), T=ALL_DENSE)         # dims: one bool per axis
 declare("ReverseSequence", T=ALL_DENSE, Tlen=INDEX)
 declare("Roll", static_inputs=(1, 2), T=ALL_DENSE, Tshift=INDEX, Taxis=INDEX)

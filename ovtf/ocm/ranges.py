@@ -16,6 +16,9 @@ So a node stays on the device only when
     shape) and indices from constants, ArgMax/TopK over that dim, FloorMod by it, ...
     An embedding lookup of user ids is not provable: it runs in TF (TF raises on a bad id),
     and the rest of the model stays on the device after it.
+  * (comparisons, Sum/Mean/Max/Min, integer divisions) its 32/64-bit integer inputs, and a
+    sum's total, are provably within +-2^24: OpenVINO computes those through f32
+    (`_COMPUTED_IN_F32`); constant bounds of Maximum/Minimum/ClipByValue are exact in f32;
 otherwise it stays in TensorFlow (reason RANGE).
 
 Ranges are intervals [lo, hi] of Python ints (None: unknown), propagated from the
@@ -41,6 +44,20 @@ _BOUNDS = {types_pb2.DT_INT8: (-128, 127), types_pb2.DT_UINT8: (0, 255),
            types_pb2.DT_INT16: (-2 ** 15, 2 ** 15 - 1), types_pb2.DT_UINT16: (0, 2 ** 16 - 1),
            types_pb2.DT_INT32: (INT32_MIN, INT32_MAX), types_pb2.DT_BOOL: (0, 1)}
 _SIZE = (0, INT32_MAX)       # a dim, an element count or an index into one
+# OpenVINO's CPU plugin (2026.4.1, AVX2) compares, clips, reduces (Sum, Mean, Max) and
+# divides 32-bit integers through f32: 16777217 == 16777216 is true, reduce_max of 100000007
+# is 100000008, 2^30 // 3 is 357913952. Exact while every value, and a sum's total, stays
+# within f32's integers.
+F32_EXACT = 2 ** 24
+_COMPUTED_IN_F32 = frozenset({
+    "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
+    "Sum", "Mean", "Max", "Min", "FloorDiv", "FloorMod", "TruncateDiv", "TruncateMod", "Mod",
+    "Div", "ApproximateEqual"})
+# Constant bounds become a Clamp with f32 bounds (clip_by_value(x, -100000003, 100000005)
+# left 100000007 unclipped: 100000005 is 100000008 in f32); other operands stay exact.
+_CLAMPS = frozenset({"Maximum", "Minimum", "ClipByValue"})
+_F32_CHECKED = frozenset({types_pb2.DT_INT32, types_pb2.DT_INT64, types_pb2.DT_UINT32,
+                          types_pb2.DT_UINT64})
 _INTEGERS = frozenset(_BOUNDS) | frozenset(_WIDE)
 
 # ops whose output 0 holds values of data input 0 (and, for unions, of other inputs)
@@ -119,11 +136,63 @@ class IntegerRanges(OperatorSupport):
                 return Mark(False, RANGE, f"its output {port} is a 64-bit integer not known "
                                           "to fit int32 (OpenVINO's CPU computes 64-bit "
                                           "integers as int32)")
+        if node.op in _CLAMPS:
+            problem = self._clamp_problem(node, data)
+            if problem:
+                return Mark(False, RANGE, problem)
+        if node.op in _COMPUTED_IN_F32:
+            problem = self._f32_problem(node, data)
+            if problem:
+                return Mark(False, RANGE, problem)
         if node.op in _GATHERS:
             problem = self._gather_problem(node, data)
             if problem:
                 return Mark(False, RANGE, problem)
         return SUPPORTED
+
+    def _f32_problem(self, node, data) -> Optional[str]:
+        """Why `node` (an op OpenVINO computes through f32) would lose integer bits, or None."""
+        checked = data[:1] if node.op in ("Sum", "Mean", "Max", "Min") else data
+        for name in checked:
+            if self.dtype(name) not in _F32_CHECKED:
+                continue
+            value_range = self.range(name)
+            if node.op in ("Sum", "Mean"):
+                count = self._reduced_count(data)
+                value_range = None if value_range is None or count is None else \
+                    (min(0, value_range[0] * count), max(0, value_range[1] * count))
+            if value_range is None or value_range[0] < -F32_EXACT or value_range[1] > F32_EXACT:
+                shown = "unknown" if value_range is None else \
+                    f"[{value_range[0]}, {value_range[1]}]"
+                return (f"{node.op} of 32/64-bit integers ({name}: {shown}) not provably within "
+                        "+-2^24: OpenVINO's CPU computes it through f32")
+        return None
+
+    def _clamp_problem(self, node, data) -> Optional[str]:
+        """Why a constant bound of `node` would move in f32, or None."""
+        for name in data:
+            source = self.nodes.get(name.split(":")[0])
+            if source is None or source.op != "Const" or self.dtype(name) not in _F32_CHECKED:
+                continue
+            value = self._const(source)
+            if value.size and not (value.astype("float32").astype(value.dtype) == value).all():
+                return (f"{node.op} with the constant {name}, not exact in f32: OpenVINO's CPU "
+                        "clamps 32/64-bit integers to f32 bounds")
+        return None
+
+    def _reduced_count(self, data) -> Optional[int]:
+        """How many elements a reduction adds up, from static shapes and constant axes."""
+        shape = self.static_shape(data[0])
+        axes_node = self.nodes.get(data[1].split(":")[0]) if len(data) > 1 else None
+        if shape is None or axes_node is None or axes_node.op != "Const":
+            return None
+        axes = self._const(axes_node).reshape(-1).tolist()
+        count = 1
+        for axis in axes:
+            if not -len(shape) <= axis < len(shape) or shape[axis] < 0:
+                return None
+            count *= shape[axis]
+        return count
 
     def _gather_problem(self, node, data) -> Optional[str]:
         if len(data) < 2:
