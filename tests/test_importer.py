@@ -14,7 +14,7 @@ from ovtf.importer.lowering import lower_graph as decompose_graph  # noqa: E402
 from ovtf.ocm import TableSupport  # noqa: E402
 from ovtf.ocm.fused_ops import decomposable  # noqa: E402
 
-compile_time_inputs = TableSupport().compile_time_inputs
+compile_time_inputs = TableSupport().policy().compile_time_inputs
 from ovtf.spec import ClusterSpec  # noqa: E402
 
 

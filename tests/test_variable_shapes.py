@@ -130,15 +130,15 @@ def test_a_few_batch_sizes_stay_static():
 def test_capability_query():
     from ovtf.ocm import TableSupport, chain, rules
 
-    assert backends.get("CPU").operator_support().allows_dynamic_shapes()
-    assert not rules.StaticShapes().allows_dynamic_shapes()
-    assert not chain(TableSupport(), rules.StaticShapes()).allows_dynamic_shapes()
+    assert backends.get("CPU").operator_support().policy().dynamic_shapes
+    assert not rules.StaticShapes().policy().dynamic_shapes
+    assert not chain(TableSupport(), rules.StaticShapes()).policy().dynamic_shapes
     with ovtf.testing.emulated_devices(1, kind="NPU") as (npu,), \
             ovtf.testing.emulated_devices(2, kind="CPU") as cpus:
-        assert not backends.get(npu).operator_support().allows_dynamic_shapes()
-        assert backends.get(cpus[0]).operator_support().allows_dynamic_shapes()
+        assert not backends.get(npu).operator_support().policy().dynamic_shapes
+        assert backends.get(cpus[0]).operator_support().policy().dynamic_shapes
         # SPLIT slices a batch by its size: it compiles per shape whatever its members allow
-        assert not backends.get("SPLIT:" + ",".join(cpus)).operator_support().allows_dynamic_shapes()
+        assert not backends.get("SPLIT:" + ",".join(cpus)).operator_support().policy().dynamic_shapes
 
 
 def _attention_spec():

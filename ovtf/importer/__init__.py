@@ -8,14 +8,16 @@ behind `ov.convert_model`), driven explicitly so that:
 * every input `ovtf_arg_<i>` gets the actual static shape and dtype of this call (the CPU
   plugin rejects dynamic rank, and static shapes compile to faster kernels), except dims
   given as -1: those stay dynamic (the runtime asks for that when a dim keeps changing and
-  the backend allows it, `support.allows_dynamic_shapes()`);
+  the backend allows it, `support.policy().dynamic_shapes`);
 * the model's outputs are exactly `ovtf_ret_0..n-1`, in order: the frontend would otherwise
   turn dangling nodes into extra outputs (3x slower on EfficientNet in our measurements);
 * the model's Parameters are the non-constant inputs in cluster order (the frontend does
   not keep GraphDef order); an input the graph does not use still gets a Parameter, so
   the executable's input list always lines up with the cluster's;
 * inputs listed in `constants` (weights, compile-time shape arguments) become Constants that
-  share the caller's numpy memory, so OpenVINO can fold and pre-pack them.
+  share the caller's numpy memory, so OpenVINO can fold and pre-pack them; the small
+  integer/bool ones the compile policy bakes (`ovtf.ocm.policy.is_baked`) are frozen while
+  converting instead, so the frontend sees their values.
 
 Before the frontend runs, each node is lowered by its registry entry's `lower`, if it has
 one (`ovtf.importer.lowering`): TF-internal fused ops that grappler's remapper produces with
@@ -60,6 +62,7 @@ import numpy as np
 
 from ovtf.importer.lowering import lower_graph
 from ovtf.importer.memory import shareable
+from ovtf.ocm.policy import is_baked
 
 __all__ = ["import_cluster", "ImportFailure", "ov_type", "shareable", "has_exact_division"]
 
@@ -68,11 +71,6 @@ logger = logging.getLogger("ovtf")
 
 class ImportFailure(RuntimeError):
     """The frontend could not lower the cluster (message names the cluster and the cause)."""
-
-
-# Compile-time inputs bigger than this are weights, not shape arguments: they are swapped for
-# shared-memory constants after conversion instead of being frozen during it.
-_MAX_COMPILE_TIME_ELEMENTS = 64
 
 
 def ov_type(dtype):
@@ -221,7 +219,7 @@ def _baked_values(spec, constants) -> dict:
     """Placeholder name -> value for the small integer inputs baked in as constants (shape
     arguments): a `lower` may need them (a Tile's multiples, a block shape)."""
     return {tensor.name: constants[index] for index, tensor in enumerate(spec.inputs)
-            if index in constants and _is_shape_argument_sized(constants[index])}
+            if index in constants and _is_shape_argument(constants[index])}
 
 
 _convert_lock = threading.Lock()
@@ -243,7 +241,7 @@ def _convert(spec, graph_def, input_shapes, constants):
             if index in constants:
                 # frozen here so the frontend sees the value (shape arguments must be known
                 # while converting); weights are swapped for shared-memory constants below.
-                if _is_shape_argument_sized(constants[index]):
+                if _is_shape_argument(constants[index]):
                     value = np.array(constants[index])  # tiny copy
                     # the frontend freezes only a place whose shape is static: TF may have
                     # recorded none for this input (a fed Session placeholder)
@@ -271,8 +269,11 @@ def _convert(spec, graph_def, input_shapes, constants):
     return converted
 
 
-def _is_shape_argument_sized(value) -> bool:
-    return (np.issubdtype(value.dtype, np.integer) or value.dtype == np.bool_) and value.size <= _MAX_COMPILE_TIME_ELEMENTS
+def _is_shape_argument(value) -> bool:
+    """A constant the compile policy bakes (a small integer/bool: shapes, axes); bigger ones
+    are weights, swapped for shared-memory constants after conversion instead of being
+    frozen during it."""
+    return is_baked(value.dtype, value.size)
 
 
 def _with_constant_outputs(spec, graph_def, results):

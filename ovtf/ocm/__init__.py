@@ -3,8 +3,12 @@
 Public surface:
 
     OperatorSupport, chain                 what the partitioner is handed (`support.py`):
-                                           judge(node) -> Mark, static inputs, cluster
-                                           signatures, op types
+                                           judge(node) -> Mark, cluster signatures, whole
+                                           graphs, op types, and its compile policy
+    CompilePolicy                          what compiling needs, read by the partitioner,
+                                           runtime and importer (`policy.py`): static
+                                           inputs, which are baked in by value and up to
+                                           what size, whether dims may stay dynamic
     TableSupport(entries=None, target="")  the OpenVINO family's registry as a support
                                            (`table.py`); a device narrows it by chaining rules
     rules                                  small rules: generic ones and device narrowing
@@ -53,9 +57,10 @@ from ovtf.ocm import array_ops, fused_ops, math_ops, nn_ops  # noqa: F401  (fill
 from ovtf.ocm import image_ops  # noqa: F401  (tf.image entries)
 from ovtf.ocm import rules  # noqa: F401
 from ovtf.ocm.marker import judge_graph, mark, node_rules  # noqa: F401
+from ovtf.ocm.policy import CompilePolicy  # noqa: F401
 from ovtf.ocm.registry import Capability, get as get_capability  # noqa: F401
 from ovtf.ocm.support import Mark, OperatorSupport, chain  # noqa: F401
 from ovtf.ocm.table import TableSupport  # noqa: F401
 
-__all__ = ["Capability", "Mark", "OperatorSupport", "TableSupport", "chain", "get_capability",
+__all__ = ["Capability", "CompilePolicy", "Mark", "OperatorSupport", "TableSupport", "chain", "get_capability",
            "judge_graph", "mark", "node_rules", "rules"]

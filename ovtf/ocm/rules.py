@@ -10,6 +10,7 @@ from typing import Optional
 
 from tensorflow.core.framework import types_pb2
 
+from ovtf.ocm.policy import MAX_BAKED_ELEMENTS, CompilePolicy
 from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DTYPE, OVTF,
                               PRESERVED, SHAPE, SUPPORTED, UNSUPPORTED_OP, Mark,
                               OperatorSupport, dtype_name, type_values)
@@ -133,7 +134,7 @@ class NoZeroSize(OperatorSupport):
                        "Empty": 0, "RandomUniform": 0, "RandomStandardNormal": 0,
                        "TruncatedNormal": 0, "StatelessRandomUniformV2": 0,
                        "StatelessRandomNormalV2": 0}
-    _MAX_ELEMENTS = 64   # shape arguments are small; larger integer constants are data
+    _MAX_ELEMENTS = MAX_BAKED_ELEMENTS   # shape arguments are small; larger ones are data
 
     def __init__(self, graph_def):
         self.nodes = {node.name: node for node in graph_def.node if node.op == "Const"}
@@ -401,13 +402,16 @@ class AttrValues(OperatorSupport):
         return SUPPORTED
 
 
+STATIC_SHAPES_ONLY = CompilePolicy(dynamic_shapes=False)
+
+
 class StaticCompiles(OperatorSupport):
     """Every compile gets fully static input shapes: the runtime never leaves a dim dynamic
-    (`allows_dynamic_shapes()` False), and compiles once per shape instead. For backends
+    (its policy's `dynamic_shapes` False), and compiles once per shape instead. For backends
     that compile per shape themselves (SPLIT slices a batch by its size)."""
 
-    def allows_dynamic_shapes(self) -> bool:
-        return False
+    def policy(self) -> CompilePolicy:
+        return STATIC_SHAPES_ONLY
 
 
 class StaticShapes(StaticCompiles):

@@ -3,32 +3,25 @@ why not" — the one thing the partitioner is handed (in the style of torch.fx's
 `OperatorSupport`).
 
     support.judge(node) -> Mark            Mark(True) or Mark(False, reason code, detail)
-    support.static_inputs(node) -> tuple   input positions whose value must be known when
-                                           compiling (negative: from the end)
-    support.compiles_per_value(node)       whether those may come from outside the cluster
-                                           whatever their dtype (Range)
-    support.bakes_outside_integers()       whether an integer/bool static input may come
-                                           straight from outside the cluster: the runtime
-                                           then compiles once per value (None: no opinion)
     support.judge_cluster(inputs) -> str | None
                                            a whole cluster's input signature, [(dtype enum,
                                            shape recorded or None (-1: unknown dim), whether
                                            the shape is the same on every run)]: None when
                                            the backend can run it, else why not
-    support.op_types() -> frozenset | None op types it may accept (None: not limited by type)
-    support.allows_dynamic_shapes() -> bool
-                                           whether the runtime may compile a cluster with
-                                           some input dims left dynamic (-1), one executable
-                                           for many shapes (False: one compile per shape,
-                                           e.g. a static-shape device such as the NPU)
     support.judge_graph(graph_def) -> str | None
                                            a whole graph, before any node is judged: None,
                                            or why the graph stays in TensorFlow as it is
+    support.policy() -> CompilePolicy      what compiling needs: static inputs, which of
+                                           them are baked in by value, dynamic shapes
+                                           (`ovtf.ocm.policy`)
+    support.op_types() -> frozenset | None op types it may accept (None: not limited by type)
+    support.supported_ops() -> list        the same, sorted (empty when not limited)
     support.target                          the backend these answers are for (written on
                                            every cluster, so the runtime runs it there)
 
-`chain(a, b, ...)` is supported where every part is (the first refusal gives the reason);
-rules are small subclasses (`ovtf.ocm.rules`), the OpenVINO op registry is one
+`chain(a, b, ...)` is supported where every part is (the first refusal gives the reason),
+and its compile policy combines the parts' (`ovtf.ocm.policy.combined`); rules are small
+subclasses (`ovtf.ocm.rules`), the OpenVINO op registry is one
 (`ovtf.ocm.table.TableSupport`). Reason codes are strings so reports and logs read well.
 """
 
@@ -38,6 +31,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from tensorflow.core.framework import types_pb2
+
+from ovtf.ocm.policy import NO_OPINION, CompilePolicy, combined
 
 # reason codes (the order in which `ovtf.ocm.mark` applies them is documented there)
 OVTF = "OVTF"
@@ -74,54 +69,22 @@ class OperatorSupport:
     def judge(self, node) -> Mark:
         return SUPPORTED
 
-    def static_inputs(self, node) -> tuple:
-        return ()
-
-    def compiles_per_value(self, node) -> bool:
-        return False
-
-    def bakes_outside_integers(self):
-        return None
-
     def judge_cluster(self, inputs: list) -> Optional[str]:
         return None
 
-    def op_types(self) -> Optional[frozenset]:
+    def judge_graph(self, graph_def) -> Optional[str]:
         return None
 
-    def allows_dynamic_shapes(self) -> bool:
-        return True
+    def policy(self) -> CompilePolicy:
+        """What compiling needs (`ovtf.ocm.policy`); this part has no opinion."""
+        return NO_OPINION
 
-    def judge_graph(self, graph_def) -> Optional[str]:
+    def op_types(self) -> Optional[frozenset]:
         return None
 
     def supported_ops(self) -> list:
         """Sorted op types this support may accept (empty when not limited by type)."""
         return sorted(self.op_types() or ())
-
-    def compile_time_inputs(self, spec, max_elements: int = 64) -> frozenset:
-        """Indices of a cluster's integer or bool inputs (`ovtf.spec.ClusterSpec`) that feed
-        a static input of a node inside: the runtime bakes their values in (small ones only;
-        bool: Reverse's `dims`)."""
-        import numpy as np
-
-        feeding = set()
-        for node in spec.graph_def.node:
-            positions = self.static_inputs(node)
-            if not positions:
-                continue
-            data = [name for name in node.input if not name.startswith("^")]
-            for position in positions:
-                if -len(data) <= position < len(data):
-                    feeding.add(data[position].split(":")[0])
-        result = set()
-        for index, tensor in enumerate(spec.inputs):
-            baked_kind = np.issubdtype(tensor.dtype, np.integer) or tensor.dtype == np.bool_
-            if tensor.name in feeding and baked_kind:
-                known = [d for d in (tensor.shape or ()) if d >= 0]
-                if tensor.shape is None or int(np.prod(known or [1])) <= max_elements:
-                    result.add(index)
-        return frozenset(result)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}{' for ' + self.target if self.target else ''}>"
@@ -139,20 +102,6 @@ class Chain(OperatorSupport):
                 return mark
         return SUPPORTED
 
-    def static_inputs(self, node) -> tuple:
-        positions = set()
-        for part in self.parts:
-            positions.update(part.static_inputs(node))
-        return tuple(sorted(positions))
-
-    def compiles_per_value(self, node) -> bool:
-        answers = [part.compiles_per_value(node) for part in self.parts if part.static_inputs(node)]
-        return bool(answers) and all(answers)
-
-    def bakes_outside_integers(self):
-        answers = [part.bakes_outside_integers() for part in self.parts]
-        return False if False in answers else (True if True in answers else None)
-
     def judge_cluster(self, inputs: list) -> Optional[str]:
         for part in self.parts:
             problem = part.judge_cluster(inputs)
@@ -160,15 +109,15 @@ class Chain(OperatorSupport):
                 return problem
         return None
 
-    def allows_dynamic_shapes(self) -> bool:
-        return all(part.allows_dynamic_shapes() for part in self.parts)
-
     def judge_graph(self, graph_def) -> Optional[str]:
         for part in self.parts:
             problem = part.judge_graph(graph_def)
             if problem:
                 return problem
         return None
+
+    def policy(self) -> CompilePolicy:
+        return combined(part.policy() for part in self.parts)
 
     def op_types(self) -> Optional[frozenset]:
         result = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ovtf.ocm import registry
+from ovtf.ocm.policy import CompilePolicy
 from ovtf.ocm.support import (ATTR, DTYPE, STATEFUL, SUPPORTED, UNSUPPORTED_OP, Mark,
                               OperatorSupport, dtype_name, type_values)
 
@@ -34,18 +35,14 @@ class TableSupport(OperatorSupport):
                 return Mark(False, ATTR, problem)
         return SUPPORTED
 
-    def static_inputs(self, node) -> tuple:
-        entry = self.entries.get(node.op)
-        return entry.static_inputs if entry is not None else ()
-
-    def compiles_per_value(self, node) -> bool:
-        entry = self.entries.get(node.op)
-        return entry is not None and entry.per_value
-
-    def bakes_outside_integers(self) -> bool:
-        # the runtime bakes small integer/bool cluster inputs at static positions per value
-        # (`compile_time_inputs`): `tf.pad(x, fed_paddings)` runs on the device
-        return True
+    def policy(self) -> CompilePolicy:
+        # the entries' static inputs; small integer/bool cluster inputs at static positions
+        # are baked in by value (`CompilePolicy.compile_time_inputs`): `tf.pad(x,
+        # fed_paddings)` runs on the device
+        return CompilePolicy(
+            static_positions={op: entry.static_inputs for op, entry in self.entries.items()},
+            per_value_ops=frozenset(op for op, entry in self.entries.items() if entry.per_value),
+            bakes_outside_integers=True)
 
     def op_types(self) -> frozenset:
         return frozenset(self.entries)

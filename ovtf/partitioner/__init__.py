@@ -156,21 +156,10 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
         return _Plan(None, [], set(), report_module.unplanned(
             graph_def, report_module.NOT_UNDERSTOOD, "a loop's output feeds that loop again"))
 
-    candidates, static_inputs = set(), {}
-    for name in order:
-        node = view.nodes[name]
-        if not marks[name].supported or node.op == "Const":
-            continue
-        candidates.add(name)
-        positions = support.static_inputs(node)
-        if positions and not support.compiles_per_value(node):
-            count = len(view.data_inputs[name])
-            static_inputs[name] = sorted({i if i >= 0 else count + i for i in positions
-                                          if -count <= i < count})
-    partition = clustering.form_clusters(view, order, contexts, candidates, static_inputs,
-                                         min_cluster_size,
-                                         bool(support.bakes_outside_integers()),
-                                         cycle=cycle, pinned=pinned)
+    candidates = {name for name in order
+                  if marks[name].supported and view.nodes[name].op != "Const"}
+    partition = clustering.form_clusters(view, order, contexts, candidates, support.policy(),
+                                         min_cluster_size, cycle=cycle, pinned=pinned)
 
     taken = set(view.nodes)
     built, node_reasons, node_details = [], dict(partition.node_reasons), {}

@@ -16,12 +16,13 @@ Rules (each non-merged edge between two marked nodes records why, for the report
 * STATIC_INPUT: an input the device needs as a value when compiling (an entry's
   `static_inputs`: shapes, axes, paddings, permutations, sizes) must be computable inside
   the cluster: an unpinned Const, or a member computed only from Consts and shape queries
-  (Shape/ShapeN/Size/Rank) of tensors -- or, when the backend bakes them
-  (`bakes_outside_integers`), an integer/bool tensor straight from outside the cluster,
-  which the runtime compiles once per value (a fed `tf.pad` paddings, NMS's max size). A node whose static input is not is taken out of the
-  candidates (node reason STATIC_INPUT) and clustering starts over; each round removes a
-  node, so this ends. Static-input edges are contracted first, so a shape computation and
-  its consumer end up together whenever that is legal.
+  (Shape/ShapeN/Size/Rank) of tensors -- or, when the backend's compile policy bakes them
+  (`CompilePolicy.bakes_from_outside`), an integer/bool tensor straight from outside the
+  cluster, which the runtime compiles once per value (a fed `tf.pad` paddings, NMS's max
+  size). A node whose static input is not is taken out of the candidates (node reason
+  STATIC_INPUT) and clustering starts over; each round removes a node, so this ends.
+  Static-input edges are contracted first, so a shape computation and its consumer end up
+  together whenever that is legal.
 * CLUSTER_TOO_SMALL: clusters with fewer compute ops than `min_cluster_size` stay in TF.
 """
 
@@ -29,8 +30,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-
-from tensorflow.core.framework import types_pb2
 
 from ovtf.partitioner.cycles import GraphCycles
 from ovtf.partitioner.graph import SHAPE_OPS, cycle_graph, is_compute
@@ -52,22 +51,26 @@ class Partition:
     small_clusters: list = field(default_factory=list)  # compute sizes of the dropped ones
 
 
-def form_clusters(view, order, contexts, candidates: set, static_inputs: dict,
-                  min_cluster_size: int, bake_outside_integers: bool = False,
+def form_clusters(view, order, contexts, candidates: set, policy, min_cluster_size: int,
                   cycle=None, pinned=frozenset()) -> Partition:
-    """`candidates`: marked non-Const nodes. `static_inputs`: name -> [input indices].
+    """`candidates`: marked non-Const nodes. `policy`: the backend's compile policy
+    (`ovtf.ocm.policy.CompilePolicy`: which inputs are static, which are baked from outside).
     `cycle`: `graph.cycle_graph(view, order, contexts)` (built here when None; the caller
     checks it is not None). `pinned`: Consts whose value may be fed (not known when
     compiling)."""
     candidates = set(candidates)
+    static_inputs = {}      # name -> [input indices]
+    for name in candidates:
+        positions = policy.static_inside_cluster(view.nodes[name], len(view.data_inputs[name]))
+        if positions:
+            static_inputs[name] = positions
     if cycle is None:
         cycle = cycle_graph(view, order, contexts)
     node_reasons = {}
     while True:
         clusters, edge_reasons = _contract(view, order, contexts, candidates, static_inputs,
                                            cycle)
-        rejected = _static_input_violations(view, clusters, static_inputs,
-                                            bake_outside_integers, pinned)
+        rejected = _static_input_violations(view, clusters, static_inputs, policy, pinned)
         if not rejected:
             break
         for name in rejected:
@@ -150,13 +153,7 @@ def _contract(view, order, contexts, candidates, static_inputs, cycle):
     return list(groups.values()), edge_reasons
 
 
-_BAKED_DTYPES = frozenset({types_pb2.DT_INT8, types_pb2.DT_INT16, types_pb2.DT_INT32,
-                           types_pb2.DT_INT64, types_pb2.DT_UINT8, types_pb2.DT_UINT16,
-                           types_pb2.DT_UINT32, types_pb2.DT_UINT64, types_pb2.DT_BOOL})
-
-
-def _static_input_violations(view, clusters, static_inputs, bake_outside_integers,
-                             pinned=frozenset()) -> list:
+def _static_input_violations(view, clusters, static_inputs, policy, pinned=frozenset()) -> list:
     rejected = []
     for members in clusters:
         inside = set(members)
@@ -165,9 +162,8 @@ def _static_input_violations(view, clusters, static_inputs, bake_outside_integer
             data = view.data_inputs[name]
             for position in static_inputs.get(name, ()):
                 src, port = data[position]
-                if (bake_outside_integers and src not in inside
-                        and (view.nodes[src].op != "Const" or src in pinned)
-                        and view.dtype_of(src, port) in _BAKED_DTYPES):
+                if (src not in inside and (view.nodes[src].op != "Const" or src in pinned)
+                        and policy.bakes_from_outside(view.dtype_of(src, port))):
                     continue
                 if not _is_static(view, src, inside, memo, pinned):
                     rejected.append(name)

@@ -33,7 +33,7 @@ Variable shapes (no recompile cliff)
     signatures of one cluster, the dims that varied among them are compiled dynamic (-1):
     one executable serves every value along them (counter `dynamic_compiles`; a dim that
     starts varying later widens it once more). Only where the backend's operator support
-    allows it (`support.allows_dynamic_shapes()`; a static-shape device such as the NPU,
+    allows it (`support.policy().dynamic_shapes`; a static-shape device such as the NPU,
     `rules.StaticShapes`, or SPLIT, never gets one: it compiles per shape). Inputs whose
     rank changes stay static. Compile-time integer inputs whose values varied too (a
     `tf.range(n)` limit from outside the cluster) are then fed as parameters, where the
@@ -42,8 +42,8 @@ Variable shapes (no recompile cliff)
 
 Compile-time inputs
     Small integer inputs that feed shape arguments (Reshape's shape, a reduction's axes, ...;
-    the backend's `operator_support().compile_time_inputs`, from the registry entries'
-    static inputs) are baked in as constants so that the compiled
+    the backend's `operator_support().policy().compile_time_inputs`, from the registry
+    entries' static inputs) are baked in as constants so that the compiled
     model has static shapes; their values are part of the key.
 
 Compile bound
@@ -198,10 +198,10 @@ class DeviceCluster:
         self.dynamic_allowed = False
         try:
             self._backend = backends.get(self.backend_name)
-            support = self._backend.operator_support()
-            self.compile_time_inputs = tuple(sorted(support.compile_time_inputs(spec)
+            policy = self._backend.operator_support().policy()
+            self.compile_time_inputs = tuple(sorted(policy.compile_time_inputs(spec)
                                                     - set(spec.variable_inputs) - unbakeable))
-            self.dynamic_allowed = bool(support.allows_dynamic_shapes())
+            self.dynamic_allowed = bool(policy.dynamic_shapes)
         except Exception as error:  # fails at the first call, with a clear stage
             self._backend = BackendError("compile", error)
             self.compile_time_inputs = ()

@@ -3,7 +3,7 @@ way): which ops are supported is stated here, not whatever OpenVINO happens to l
 
 from __future__ import annotations
 
-from ovtf.ocm import OperatorSupport
+from ovtf.ocm import CompilePolicy, OperatorSupport
 from ovtf.ocm.support import SUPPORTED, UNSUPPORTED_OP, Mark
 
 
@@ -21,5 +21,5 @@ class MockSupport(OperatorSupport):
             return Mark(False, UNSUPPORTED_OP, f"mock: {node.op} unsupported")
         return SUPPORTED
 
-    def static_inputs(self, node) -> tuple:
-        return self.static.get(node.op, ())
+    def policy(self) -> CompilePolicy:
+        return CompilePolicy(static_positions=self.static)
