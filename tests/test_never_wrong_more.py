@@ -53,7 +53,6 @@ def test_atan2_with_a_constant_compiles_on_device(reports, grappler_options):
 # --- 32-bit integers OpenVINO computes through f32 --------------------------------------------
 
 @pytest.mark.parametrize("name, fn", [
-    ("equal", lambda x, y: tf.equal(x * 1, y)), ("less", lambda x, y: tf.less(x * 1, y)),
     ("clip", lambda x, y: tf.clip_by_value(x * 1, -100000003, 100000005)),
     ("sum", lambda x, y: tf.reduce_sum(x * 1, 1)), ("mean", lambda x, y: tf.reduce_mean(x * 1, 1)),
     ("max", lambda x, y: tf.reduce_max(x * 1, 1)), ("floordiv", lambda x, y: x * 1 // y),
@@ -61,8 +60,8 @@ def test_atan2_with_a_constant_compiles_on_device(reports, grappler_options):
     ("truncatemod", lambda x, y: tf.truncatemod(x * 1, y)),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_int32_beyond_f32_stays_in_tf(name, fn, reports, grappler_options):
-    """OpenVINO's CPU compares, clips, reduces and divides int32 through f32: 16777217 ==
-    16777216 was true, reduce_max of 100000007 was 100000008, 2^30 // 3 was 357913952. Values
+    """OpenVINO's CPU clips, reduces and divides int32 through f32: reduce_max of 100000007
+    was 100000008, 2^30 // 3 was 357913952. Values
     not provably within +-2^24 keep those ops in TF (reason RANGE); `x * 1` stays on the
     device."""
     a = np.array([[16777217, 1, 3, 100000007], [2 ** 30, 2 ** 30 - 1, -5, 7]], np.int32)
@@ -76,3 +75,16 @@ def test_int32_beyond_f32_stays_in_tf(name, fn, reports, grappler_options):
     left = [(p.op, p.reason) for r in reports.items for p in r.placement.values()
             if p.cluster is None]
     assert any(reason == "RANGE" for _, reason in left), left
+
+
+@pytest.mark.parametrize("op", ["Equal", "NotEqual", "Less", "LessEqual", "Greater",
+                                "GreaterEqual"])
+def test_int32_comparisons_exact_on_the_device(op, reports, grappler_options):
+    """16777217 == 16777216 was true (OpenVINO compares int32 through f32). The lowering
+    compares a - b with 0 (the sign survives f32; Sub wraps exactly), by sign where a - b
+    could overflow: exact over the whole int32 range, on the device."""
+    values = np.array([0, 1, -1, 16777216, 16777217, -16777217, 2 ** 31 - 1, -2 ** 31, 2 ** 30,
+                       -2 ** 30, 100000007, 100000008], np.int32)
+    a, b = (t.ravel() for t in np.meshgrid(values, values))
+    _on_device(lambda x, y: getattr(tf.raw_ops, op)(x=x * 1, y=y * 1), (a, b), op, reports,
+               grappler_options)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 
-from tensorflow.core.framework import types_pb2
+from tensorflow.core.framework import attr_value_pb2, types_pb2
 
 from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered,
                                NodeBuilder, capability, declare, get, nan_keeping_lowering, table)
@@ -157,8 +157,47 @@ def _lower_truncate_mod(node, nodes):
 
 declare("FloorDiv", lower=_exact_multiple_div("FloorMod"), T=WIDE_NUMERIC)
 declare("Pow", "DivNoNan", T=FLOATS)
-declare("Equal", "NotEqual", T=ALL_DENSE)
-declare("Greater", "GreaterEqual", "Less", "LessEqual", T=NUMERIC)
+_WIDE_INTS = frozenset({types_pb2.DT_INT32, types_pb2.DT_INT64})
+
+
+def _lower_wide_int_comparison(node, nodes):
+    """OpenVINO's CPU compares 32-bit integers through f32 (16777217 == 16777216 is true);
+    the sign of an integer survives that conversion, and Sub is exact (it wraps). So:
+    a == b is (a - b) == 0, whatever the wrap; a < b is (a - b) < 0 when a and b have the
+    same sign (no overflow), else a < 0. Greater/GreaterEqual/LessEqual swap or negate."""
+    dtype = node.attr["T"].type
+    if dtype not in _WIDE_INTS:
+        return None
+    a, b = [name for name in node.input if not name.startswith("^")][:2]
+    build = NodeBuilder(node)
+    zero = build.const(0, dtype)
+    if node.op in ("Equal", "NotEqual"):
+        build.add(node.op, [build.add("Sub", [a, b], T=dtype), zero], name=node.name, T=dtype,
+                  incompatible_shape_error=node.attr["incompatible_shape_error"]
+                  if "incompatible_shape_error" in node.attr else
+                  attr_value_pb2.AttrValue(b=True))
+        return Lowered(build.nodes)
+    left, right = (b, a) if node.op in ("Greater", "LessEqual") else (a, b)
+
+    def negative(x):
+        return build.add("Less", [x, zero], T=dtype)
+    left_negative, right_negative = negative(left), negative(right)
+    same_sign = build.add("Equal", [left_negative, right_negative], T=types_pb2.DT_BOOL,
+                          incompatible_shape_error=attr_value_pb2.AttrValue(b=True))
+    by_difference = build.add("LogicalAnd", [same_sign,
+                                             negative(build.add("Sub", [left, right], T=dtype))])
+    by_sign = build.add("LogicalAnd", [left_negative,
+                                       build.add("LogicalNot", [right_negative])])
+    negate = node.op in ("GreaterEqual", "LessEqual")
+    less = build.add("LogicalOr", [by_difference, by_sign], name=None if negate else node.name)
+    if negate:
+        build.add("LogicalNot", [less], name=node.name)
+    return Lowered(build.nodes)
+
+
+declare("Equal", "NotEqual", lower=_lower_wide_int_comparison, T=ALL_DENSE)
+declare("Greater", "GreaterEqual", "Less", "LessEqual", lower=_lower_wide_int_comparison,
+        T=NUMERIC)
 declare("LogicalAnd", "LogicalOr")
 declare("AddN", T=WIDE_NUMERIC)
 # TF passes a NaN of `t` through (a NaN bound is ignored, like OpenVINO: registry.keep_nan)

@@ -16,8 +16,7 @@ So a node stays on the device only when
     shape) and indices from constants, ArgMax/TopK over that dim, FloorMod by it, ...
     An embedding lookup of user ids is not provable: it runs in TF (TF raises on a bad id),
     and the rest of the model stays on the device after it.
-  * (comparisons, Sum/Mean/Max/Min, integer divisions) its 32/64-bit integer inputs, and a
-    sum's total, are provably within +-2^24: OpenVINO computes those through f32
+  * (Sum/Mean/Max/Min, integer divisions) its 32/64-bit integer inputs, and a sum's total, are provably within +-2^24: OpenVINO computes those through f32
     (`_COMPUTED_IN_F32`); constant bounds of Maximum/Minimum/ClipByValue are exact in f32;
 otherwise it stays in TensorFlow (reason RANGE).
 
@@ -49,8 +48,8 @@ _SIZE = (0, INT32_MAX)       # a dim, an element count or an index into one
 # is 100000008, 2^30 // 3 is 357913952. Exact while every value, and a sum's total, stays
 # within f32's integers.
 F32_EXACT = 2 ** 24
+# (Comparisons are lowered to exact ones: math_ops._lower_wide_int_comparison.)
 _COMPUTED_IN_F32 = frozenset({
-    "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
     "Sum", "Mean", "Max", "Min", "FloorDiv", "FloorMod", "TruncateDiv", "TruncateMod", "Mod",
     "Div", "ApproximateEqual"})
 # Constant bounds become a Clamp with f32 bounds (clip_by_value(x, -100000003, 100000005)
