@@ -109,6 +109,30 @@ def fits_int32(value_range) -> bool:
     return value_range is not None and INT32_MIN <= value_range[0] and value_range[1] <= INT32_MAX
 
 
+def output_dtypes(node):
+    """The DataType of each output of `node` (None when the op is unknown)."""
+    if node.op in ("_Arg", "Placeholder", "PlaceholderWithDefault", "Const"):
+        key = "T" if node.op == "_Arg" else "dtype"
+        return [node.attr[key].type] if key in node.attr else None
+    from tensorflow.python.framework import op_def_registry
+    op_def = op_def_registry.get(node.op)
+    if op_def is None:
+        return None
+    result = []
+    for arg in op_def.output_arg:
+        count = node.attr[arg.number_attr].i if arg.number_attr and arg.number_attr in node.attr \
+            else 1
+        if arg.type_list_attr:
+            result += list(node.attr[arg.type_list_attr].list.type) \
+                if arg.type_list_attr in node.attr else []
+        elif arg.type_attr:
+            result += [node.attr[arg.type_attr].type if arg.type_attr in node.attr
+                       else None] * count
+        else:
+            result += [arg.type] * count
+    return result
+
+
 class IntegerRanges(OperatorSupport):
     """Refuses (reason RANGE) a node that reads or produces an int64 tensor not provably
     within int32, and a gather whose indices are not provably in range."""
@@ -394,31 +418,9 @@ class IntegerRanges(OperatorSupport):
         return dtypes[port] if dtypes is not None and port < len(dtypes) else None
 
     def _output_dtypes(self, node):
-        """The DataType of each output of `node` (None when the op is unknown)."""
-        if node.name in self._dtypes:
-            return self._dtypes[node.name]
-        result = None
-        if node.op in ("_Arg", "Placeholder", "PlaceholderWithDefault", "Const"):
-            key = "T" if node.op == "_Arg" else "dtype"
-            result = [node.attr[key].type] if key in node.attr else None
-        else:
-            from tensorflow.python.framework import op_def_registry
-            op_def = op_def_registry.get(node.op)
-            if op_def is not None:
-                result = []
-                for arg in op_def.output_arg:
-                    count = node.attr[arg.number_attr].i \
-                        if arg.number_attr and arg.number_attr in node.attr else 1
-                    if arg.type_list_attr:
-                        result += list(node.attr[arg.type_list_attr].list.type) \
-                            if arg.type_list_attr in node.attr else []
-                    elif arg.type_attr:
-                        result += [node.attr[arg.type_attr].type if arg.type_attr in node.attr
-                                   else None] * count
-                    else:
-                        result += [arg.type] * count
-        self._dtypes[node.name] = result
-        return result
+        if node.name not in self._dtypes:
+            self._dtypes[node.name] = output_dtypes(node)
+        return self._dtypes[node.name]
 
     def static_shape(self, tensor: str):
         """The static shape (list, -1 for an unknown dim) of `tensor`, or None."""

@@ -10,6 +10,7 @@ from typing import Optional
 
 from tensorflow.core.framework import types_pb2
 
+from ovtf.ocm.ranges import output_dtypes
 from ovtf.ocm.policy import MAX_BAKED_ELEMENTS, CompilePolicy
 from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DTYPE, OVTF,
                               PRESERVED, SHAPE, SUPPORTED, UNSUPPORTED_OP, Mark,
@@ -254,7 +255,6 @@ class SixteenBitRounding(OperatorSupport):
         "Atan2", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
     })
     SIXTEEN_BITS = frozenset({types_pb2.DT_HALF, types_pb2.DT_BFLOAT16})
-    _outputs: dict = {}
 
     def __init__(self, graph_def=None):
         self.consumers: dict = {}
@@ -267,7 +267,7 @@ class SixteenBitRounding(OperatorSupport):
     def judge(self, node) -> Mark:
         if node.op in self.EXACT:
             return SUPPORTED
-        for dtype in self._output_dtypes(node):
+        for dtype in output_dtypes(node) or ():
             if dtype in self.SIXTEEN_BITS and not (dtype == types_pb2.DT_HALF
                                                    and node.op in self.ROUNDS_ONCE
                                                    and self._only_leaves(node)):
@@ -286,24 +286,6 @@ class SixteenBitRounding(OperatorSupport):
                 or (reader.op in self.EXACT and self._only_leaves(reader))
                 for reader in self.consumers.get(node.name, ()))
         return self._leaves[node.name]
-
-    @classmethod
-    def _output_dtypes(cls, node) -> list:
-        """The DataTypes of `node`'s outputs, from its op definition and type attributes."""
-        if node.op not in cls._outputs:
-            from tensorflow.python.framework import op_def_registry
-            op_def = op_def_registry.get(node.op)
-            cls._outputs[node.op] = [] if op_def is None else [
-                (arg.type, arg.type_attr, arg.type_list_attr) for arg in op_def.output_arg]
-        found = []
-        for fixed, type_attr, list_attr in cls._outputs[node.op]:
-            if fixed:
-                found.append(fixed)
-            elif type_attr and type_attr in node.attr:
-                found.append(node.attr[type_attr].type)
-            elif list_attr and list_attr in node.attr:
-                found.extend(node.attr[list_attr].list.type)
-        return found
 
 
 # Ops that exist only in a training step: gradients (TF's registered gradient functions emit
