@@ -35,6 +35,7 @@ import argparse
 import fnmatch
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -69,11 +70,22 @@ def read_manifest(path: str) -> tuple:
     return run, skip
 
 
+# What TF's parameterized tests append to a test's name since OVTF's manifest was written:
+# an index (`testAvgPooling0`, absl's parameterized) or a mode (`test_maxpooling_1d_test_mode_
+# graph`, TF's combinations).
+PARAMETERIZED_SUFFIX = re.compile(r"(\d+|_test_mode_(eager|graph))")
+
+
 def matches(pattern: str, test_id: str) -> bool:
-    """`pattern` names a module, class or test: compare part by part, each an fnmatch."""
+    """`pattern` names a module, class or test: compare part by part, each an fnmatch; a test
+    named in full also matches its parameterized variants."""
     wanted, parts = pattern.split("."), test_id.split(".")
     if len(wanted) > len(parts):
         return False
+    if len(wanted) == 3 and not any(c in wanted[2] for c in "*?[") and \
+            parts[2].startswith(wanted[2]) and \
+            PARAMETERIZED_SUFFIX.fullmatch(parts[2][len(wanted[2]):]):
+        return matches(".".join(wanted[:2]), test_id)
     return all(fnmatch.fnmatchcase(part, want) for part, want in zip(parts, wanted))
 
 

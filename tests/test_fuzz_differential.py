@@ -1,10 +1,7 @@
 """Differential fuzzing: random programs (tests/fuzz/programs.py) under stock TF and ovtf.
 
 The default run draws a fixed set of seeds and replays every failing program ever found
-(tests/fuzz/regressions/*.json: fixed, they must stay right). Programs that still differ,
-each for a reason documented in docs/ops.md ("Where OpenVINO's answer can differ"), are
-kept in tests/fuzz/known/: the test asserts they still differ, so the day one is fixed it
-moves to regressions/. A long run is by hand:
+(tests/fuzz/regressions/*.json: fixed, they must stay right). A long run is by hand:
 
     cd tests && ../.venv/bin/python -m fuzz.runner --count 10000 --save /tmp/fuzz
 """
@@ -21,7 +18,6 @@ import pytest
 from fuzz import programs, runner
 
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "regressions")
-KNOWN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "known")
 SHORT_RUN_SEEDS = range(0, 60)
 # f16 programs are left out of the short run: OpenVINO's CPU computes f16 intermediates in
 # f32 (no f16 overflow or per-op rounding; docs/ops.md), a known difference the long run and
@@ -93,16 +89,3 @@ def _load(folder):
         with open(path, encoding="utf-8") as handle:
             batch.append(json.load(handle)["program"])
     return batch
-
-
-@pytest.mark.timeout(900)
-def test_known_differences_still_differ():
-    """Each program here differs for a documented reason (Relu/Relu6 drop NaN unless
-    registry.EXACT_NAN_ACTIVATIONS; docs/ops.md):
-    when one agrees with TF, that difference is gone, and the case moves to regressions/."""
-    batch = _load(KNOWN)
-    assert batch, "no known differences recorded"
-    results = runner.run_isolated(batch)
-    fixed = [p["seed"] for p, r in zip(batch, results) if r["verdict"] == runner.OK]
-    assert not fixed, f"now agree with TF, move them to fuzz/regressions/: seeds {fixed}"
-    assert all(r["verdict"] == runner.WRONG for r in results), _report(batch, results)

@@ -2,8 +2,8 @@
 Relu6, Maximum, Minimum, ClipByValue, Max/Min reductions, and a Relu/Relu6 fused into a conv
 or matmul). Each op now runs on the device with TF's answers on inputs holding NaN, +-inf
 and +-0 (registry.keep_nan), in f32, f16 and bf16; integer types are left as they were.
-Relu/Relu6 only with registry.EXACT_NAN_ACTIVATIONS on (off by default, for its cost), and
-a test pins down the default's known difference.
+Relu/Relu6 are rewritten to a NaN-keeping Maximum/Abs/Minimum instead (registry.py says why
+and what it costs).
 
 Every case compares against stock TensorFlow and asserts the op ran inside a cluster on the
 device with no fallback (`test_ops._on_device`).
@@ -22,14 +22,6 @@ from test_ops import (PLAIN_GRAPPLER, _on_device, _run_function, assert_same,  #
 raw = tf.raw_ops
 
 
-@pytest.fixture
-def exact_activations(monkeypatch):
-    """Relu/Relu6 keep NaN only with registry.EXACT_NAN_ACTIVATIONS on (off by default: its
-    cost on MobileNetV2 is in registry.py)."""
-    from ovtf.ocm import registry
-    monkeypatch.setattr(registry, "EXACT_NAN_ACTIVATIONS", True)
-
-
 EDGES = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, 1.0, -1.0, 7.0, np.nan, 3.0,
                   -5.0, 0.5], np.float32)
 DTYPES = [tf.float32, tf.float16, tf.bfloat16]
@@ -41,7 +33,7 @@ def _edges(dtype, shape=(12,)):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 @pytest.mark.parametrize("op", ["Relu", "Relu6"])
-def test_relu_keeps_nan(op, dtype, reports, grappler_options, exact_activations):
+def test_relu_keeps_nan(op, dtype, reports, grappler_options):
     """relu([nan]) was 0 (TF: nan)."""
     fn = getattr(raw, op)
     _on_device(lambda v: fn(features=raw.Neg(x=v)), (_edges(dtype),), op, reports,
@@ -113,9 +105,9 @@ def test_integer_max_min_relu_unchanged(reports, grappler_options):
 
 
 @pytest.mark.parametrize("activation", [tf.nn.relu, tf.nn.relu6], ids=["relu", "relu6"])
-def test_fused_conv_relu_keeps_nan(activation, reports, grappler_options, exact_activations):
+def test_fused_conv_relu_keeps_nan(activation, reports, grappler_options):
     """Grappler's remapper fuses Conv2D+BiasAdd+Relu(6) into _FusedConv2D; its split gets the
-    same NaN guard (a NaN input pixel must give NaN outputs, not 0)."""
+    same NaN-keeping rewrite (a NaN input pixel must give NaN outputs, not 0)."""
     rng = np.random.default_rng(23)
     x = rng.normal(size=(1, 5, 5, 2)).astype(np.float32)
     x[0, 2, 2, 1] = np.nan
@@ -137,20 +129,17 @@ def test_fused_conv_relu_keeps_nan(activation, reports, grappler_options, exact_
     assert_same(actual, expected, 1e-4, "_FusedConv2D")
 
 
-def test_relu_default_drops_nan_on_device(reports, grappler_options):
-    """The default (EXACT_NAN_ACTIVATIONS off): Relu stays on the device and its NaN comes out
-    0, the documented difference; finite values and infinities are TF's."""
-    grappler_options(PLAIN_GRAPPLER)
-    ovtf.disable_dynamic_fallback()
-    ovtf.set_min_cluster_size(1)
-    x = EDGES.copy()
-    actual, expected = _run_function(lambda v: raw.Relu(features=raw.Neg(x=v)), (x,), reports)
-    assert reports.clustered("Relu") == (1, 0)
-    stats = ovtf.stats()
-    assert stats["device_executions"] >= 1 and stats["fallbacks"] == 0, stats
-    nan = np.isnan(expected[0])
-    np.testing.assert_array_equal(actual[0][~nan], expected[0][~nan])
-    np.testing.assert_array_equal(actual[0][nan], 0.0)
+@pytest.mark.parametrize("op", ["Relu", "Relu6"])
+def test_relu_keeps_nan_in_vector_body_and_tail(op, reports, grappler_options):
+    """A NaN and +-inf in every lane position of a 37-element tensor: OpenVINO's vector loop
+    and its scalar tail both keep them (fusing Maximum and Minimum into a Clamp would drop
+    them: registry.nan_keeping_relu)."""
+    fn = getattr(raw, op)
+    x = np.linspace(-9.0, 9.0, 37).astype(np.float32)
+    x[::5], x[2::7], x[3::11] = np.nan, np.inf, -np.inf
+    x[-1] = np.nan
+    _on_device(lambda v: fn(features=raw.Neg(x=raw.Neg(x=v))), (x,), op, reports,
+               grappler_options)
 
 
 _ARG_ROWS = np.array([[np.nan, .1, -1.6, 4.1, .4], [1, 5, 5, 2, 0], [-np.inf] * 5, [np.nan] * 5,

@@ -156,6 +156,73 @@ def test_fused_batch_norm_every_output(op, dtype, reports, grappler_options):
     assert [a.shape for a in actual[3:]] == [e.shape for e in expected[3:]]
 
 
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float16], ids=lambda d: d.name)
+def test_fused_batch_norm_of_constants(dtype, reports, grappler_options):
+    """TF's BatchNormalizationTest.testInferenceShape*: every input a constant, all six outputs
+    leave the cluster. f16 failed to import ("frontend produced 3 outputs for 6": the
+    frontend dropped the mean/variance pass-throughs of constants)."""
+    x = RNG.uniform(-1, 1, (1, 1, 6, 2)).astype(dtype.as_numpy_dtype)
+
+    def fn():
+        return raw.FusedBatchNormV3(x=tf.constant(x), scale=tf.constant([1.0, 0.5]),
+                                    offset=tf.constant([0.1, -0.2]), mean=tf.constant([0.5, 0.2]),
+                                    variance=tf.constant([2.0, 3.0]), is_training=False)
+
+    grappler_options(PLAIN_GRAPPLER)
+    ovtf.disable_dynamic_fallback()
+    ovtf.set_min_cluster_size(1)
+    actual, expected = _run_function(fn, (), reports)
+    assert reports.clustered("FusedBatchNormV3") == (1, 0), \
+        reports.outside_reasons("FusedBatchNormV3")
+    assert ovtf.stats()["device_executions"] >= 1 and ovtf.stats()["fallbacks"] == 0
+    assert_same(actual[:3], expected[:3], 1e-2 if dtype == tf.float16 else 1e-5, "FBN")
+    assert [a.shape for a in actual[3:]] == [e.shape for e in expected[3:]]
+
+
+_CONSTANT_NMS = """
+import json
+import numpy as np
+import tensorflow as tf
+import ovtf
+from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+
+tf.compat.v1.disable_eager_execution()
+ovtf.disable_dynamic_fallback()
+ovtf.set_min_cluster_size(1)
+config = config_pb2.ConfigProto()
+config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+boxes = [[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11], [0, 100, 1, 101]]
+out = []
+for dtype in (np.float16, np.float32):
+    graph = tf.Graph()
+    with graph.as_default():
+        raw = tf.raw_ops
+        scores = tf.constant([0.9, 0.75, 0.6, 0.95, 0.3], dtype)
+        picked = raw.NonMaxSuppressionV2(boxes=tf.constant(boxes, dtype), scores=scores,
+                                         max_output_size=tf.constant(3),
+                                         iou_threshold=tf.constant(0.5, dtype))
+        fed = tf.compat.v1.placeholder(dtype, [5])
+        picked_fed = raw.NonMaxSuppressionV2(boxes=tf.constant(boxes, dtype), scores=fed * 1,
+                                             max_output_size=tf.constant(3),
+                                             iou_threshold=tf.constant(0.5, dtype))
+        ovtf.reset_stats()
+        with tf.compat.v1.Session(config=config) as session:
+            values = session.run([picked, picked_fed], {fed: [0.9, 0.75, 0.6, 0.95, 0.3]})
+    out.append({"values": [v.tolist() for v in values], "device": ovtf.stats()["device_executions"],
+                "fallbacks": ovtf.stats()["fallbacks"]})
+print(json.dumps(out))
+"""
+
+
+def test_non_max_suppression_of_constants(fresh_process):
+    """TF's NonMaxSuppressionTest.testDataTypes: boxes and scores constants, constant folding
+    off. OpenVINO's CPU plugin cannot compile that ("Can not create StaticMemory object"), so
+    it stays in TF (`rules.NoConstantNms`); with fed scores it runs on the device."""
+    for result in fresh_process(_CONSTANT_NMS, timeout=240):
+        assert result["values"] == [[3, 0, 4], [3, 0, 4]], result
+        assert result["device"] >= 1 and result["fallbacks"] == 0, result
+
+
 # --- int64 beyond 2^31, and gather indices: kept in TF unless provably in range -------------
 
 def _placement(reports, op):

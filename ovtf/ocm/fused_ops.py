@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import math
 
-from ovtf.ocm import registry
 from ovtf.ocm.registry import (FLOATS, Lowered, capability, check_data_format, first_problem,
-                               keep_nan)
+                               nan_keeping_relu)
 
 # op type -> the public op its "main" computation is, before the fused tail
 _CONV_LIKE = {
@@ -117,12 +116,11 @@ class _Builder:
 
     def activation(self, kind, x):
         from tensorflow.core.framework import attr_value_pb2
-        if kind in ("Relu", "Relu6") and registry.EXACT_NAN_ACTIVATIONS:
-            # the NaN guard of their own registry lowering (registry.keep_nan): nodes made by a
-            # split are not lowered again
-            return keep_nan(lambda op, inputs, name: self.add(op, inputs), x,
-                            self.add(kind, [x]), self.dtype)
-        if kind in ("Relu", "Relu6", "Elu", "Tanh", "Sigmoid"):
+        if kind in ("Relu", "Relu6"):
+            # their own registry lowering: nodes made by a split are not lowered again
+            return nan_keeping_relu(lambda op, inputs, name: self.add(op, inputs), self.const, x,
+                                    six=kind == "Relu6")
+        if kind in ("Elu", "Tanh", "Sigmoid"):
             return self.add(kind, [x])
         if kind == "LeakyRelu":
             alpha = self.node.attr["leakyrelu_alpha"].f

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
                                check_data_format, check_padding, declare, first_problem,
-                               nan_keeping_lowering, table)
+                               lower_relu, table)
 
 _BEFORE = frozenset(table())
 
@@ -46,10 +46,9 @@ def _lower_softmax(node, nodes):
 
 
 declare("Softmax", lower=_lower_softmax, T=FLOATS)
-# NaN passes through, as in TF, only with registry.EXACT_NAN_ACTIVATIONS on (its cost is there;
-# fused_ops puts the same guard on a fused Relu)
-declare("Relu", lower=nan_keeping_lowering("Relu", 1), T=FLOATS)
-declare("Relu6", lower=nan_keeping_lowering("Relu6", 1), T=FLOATS)
+# fused_ops rewrites a fused Relu/Relu6 the same way
+declare("Relu", lower=lower_relu, T=FLOATS)
+declare("Relu6", lower=lower_relu, T=FLOATS)
 
 
 def _lower_log_softmax(node, nodes):
@@ -119,19 +118,25 @@ def _pool3d(node):
 
 def _lower_batch_norm_outputs(node, nodes):
     """The frontend (2026.4) converts an inference FusedBatchNorm to 3 outputs (y, mean,
-    variance: the statistics passed through); outputs 3.. (reserve spaces, read only by the
+    variance: the statistics passed through); here outputs 1 and 2 come from the inputs, and 3.. (reserve spaces, read only by the
     gradient; TF's inference kernel leaves them uninitialized) get zeros of TF's shapes:
     [C] for reserve_space_1/2, a scalar for V3's reserve_space_3 ("frontend produced 3
     outputs for 6" otherwise, whenever a graph reads them)."""
     build = NodeBuilder(node)
-    inner = build.add(node.op, [name for name in node.input if not name.startswith("^")])
+    data = [name for name in node.input if not name.startswith("^")]
+    inner = build.add(node.op, data)
     for key, value in node.attr.items():
         build.nodes[-1].attr[key].CopyFrom(value)
     build.add("Identity", [inner], name=node.name, T=node.attr["T"].type)
     stat_type = node.attr["U"].type if "U" in node.attr else node.attr["T"].type
-    outputs = {1: f"{inner}:1", 2: f"{inner}:2",
-               3: build.add("ZerosLike", [f"{inner}:1"], T=stat_type),
-               4: build.add("ZerosLike", [f"{inner}:2"], T=stat_type)}
+    # batch_mean/batch_var are the given mean/variance (TF's inference kernel copies them);
+    # taken from the inputs, since the frontend drops those outputs of an f16 node whose
+    # statistics are constants
+    mean = build.add("Identity", [data[3]], T=stat_type)
+    variance = build.add("Identity", [data[4]], T=stat_type)
+    outputs = {1: mean, 2: variance,
+               3: build.add("ZerosLike", [mean], T=stat_type),
+               4: build.add("ZerosLike", [variance], T=stat_type)}
     if node.op == "FusedBatchNormV3":
         outputs[5] = build.const(0.0, stat_type)
     return Lowered(build.nodes, outputs)

@@ -223,12 +223,10 @@ class NodeBuilder:
 # select the NaN back; every other element is OpenVINO's own result (infinities and signed
 # zeros were measured equal), so the result is exact.
 #
-# Relu and Relu6 (also fused into a conv/matmul) get the guard only with this switch on: it
-# measured 4.5x slower on MobileNetV2 batch 1 f32 (18 -> 86 ms median, interleaved with
-# stock TF in one process; a lone conv+Relu6 costs only ~20% more, so the guard between the
-# model's convolutions costs OpenVINO more than its own work). Off by default: a NaN through
-# Relu/Relu6 comes out 0 on the device (docs/ops.md says so).
-EXACT_NAN_ACTIVATIONS = False
+#
+# Relu and Relu6 (also fused into a conv/matmul) are rewritten instead: the guard measured 4.5x
+# slower on MobileNetV2 batch 1 f32 (18 -> 86 ms; between the model's convolutions it costs
+# OpenVINO more than its own work). `nan_keeping_relu` costs 1.1x on a conv stack.
 
 
 def keep_nan(add, source: str, result: str, dtype: int, name=None) -> str:
@@ -237,14 +235,40 @@ def keep_nan(add, source: str, result: str, dtype: int, name=None) -> str:
     return add("SelectV2", [add("IsNan", [source], None), source, result], name)
 
 
+def nan_keeping_relu(add, const, x: str, six: bool, name=None) -> str:
+    """Relu as Abs(Maximum(0, x)), Relu6 as Minimum(6, Abs(Maximum(0, x))): TF's values for
+    NaN and +-inf. Measured on OpenVINO's CPU plugin (2026.4): its Maximum and Minimum return
+    the *second* operand when either is NaN, so the constant goes first; the Abs between them
+    keeps ClampFusion from merging Maximum and Minimum into a Clamp, which drops NaN. Abs also
+    makes relu(-0) +0 (TF's own sign there depends on the element's position: +0 from its
+    vector loop, -0 from its scalar tail and in f16/bf16). `add(op,
+    inputs, name)` appends a node of the activation's type; `const(value)` a constant of it."""
+    result = add("Abs", [add("Maximum", [const(0.0), x], None)], None if six else name)
+    return add("Minimum", [const(6.0), result], name) if six else result
+
+
+def lower_relu(node, nodes):
+    """A float Relu is Abs(Maximum(0, x)), a Relu6 Minimum(6, Abs(Maximum(0, x))): a NaN comes
+    out NaN, as in TF, where OpenVINO's Relu and Clamp give 0 (`nan_keeping_relu`)."""
+    dtype = node.attr["T"].type
+    if dtype not in FLOATS:
+        return None
+    data = [name for name in node.input if not name.startswith("^")]
+    build = NodeBuilder(node)
+    nan_keeping_relu(lambda op, inputs, name: build.add(op, inputs, name=name, T=dtype),
+                     lambda value: build.const(value, dtype), data[0],
+                     six=node.op == "Relu6", name=node.name)
+    return Lowered(build.nodes)
+
+
+
+
 def nan_keeping_lowering(op_name: str, inputs_checked: int):
     """A `lower` for an element-wise op whose first `inputs_checked` data inputs each pass a NaN
     through to the result (Relu: 1, Maximum/Minimum: 2); integer types are left as they are."""
     def lower(node, nodes):
         dtype = node.attr["T"].type
         if dtype not in FLOATS:
-            return None
-        if op_name in ("Relu", "Relu6") and not EXACT_NAN_ACTIVATIONS:
             return None
         data = [name for name in node.input if not name.startswith("^")]
         build = NodeBuilder(node)
@@ -263,8 +287,6 @@ def nan_keeping_lowering(op_name: str, inputs_checked: int):
             result = keep_nan(add, source, result, dtype, name=node.name if last else None)
         return Lowered(build.nodes)
     checked = "either operand" if inputs_checked > 1 else "its input"
-    switch = (" (only with EXACT_NAN_ACTIVATIONS on: its cost is in registry.py)"
-              if op_name in ("Relu", "Relu6") else "")
     lower.__doc__ = (f"A float {op_name} is SelectV2(IsNan, NaN, {op_name}): a NaN in {checked} "
-                     f"comes out NaN as in TF, where OpenVINO drops it{switch}.")
+                     f"comes out NaN as in TF, where OpenVINO drops it.")
     return lower

@@ -12,6 +12,7 @@ from tensorflow.core.framework import types_pb2
 
 from ovtf.ocm.ranges import output_dtypes
 from ovtf.ocm.policy import MAX_BAKED_ELEMENTS, CompilePolicy
+from ovtf.ocm.table import is_stateful
 from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DTYPE, OVTF,
                               PRESERVED, SHAPE, SUPPORTED, UNSUPPORTED_OP, Mark,
                               OperatorSupport, dtype_name, type_values)
@@ -218,6 +219,46 @@ class NoZeroSize(OperatorSupport):
             if (s > 0 and e <= b) or (s < 0 and e >= b):
                 return index
         return None
+
+
+class NoConstantNms(OperatorSupport):
+    """A NonMaxSuppression whose boxes and scores are computed from constants alone stays in
+    TensorFlow: OpenVINO's CPU plugin (2026.4) cannot compile it ("Can not create StaticMemory
+    object. The memory desc is undefined": it takes the node for a constant, but its output
+    shape is only known when it runs). TF's own kernel tests build such graphs."""
+
+    def __init__(self, graph_def):
+        self._constant = _constant_nodes(graph_def) \
+            if any(node.op.startswith("NonMaxSuppression") for node in graph_def.node) else set()
+
+    def judge(self, node) -> Mark:
+        if not node.op.startswith("NonMaxSuppression"):
+            return SUPPORTED
+        data = [name.split(":")[0] for name in node.input if not name.startswith("^")]
+        if len(data) >= 2 and data[0] in self._constant and data[1] in self._constant:
+            return Mark(False, SHAPE, "its boxes and scores are constants: OpenVINO's CPU plugin "
+                                      "cannot compile a constant NonMaxSuppression (its output "
+                                      "shape is only known when it runs)")
+        return SUPPORTED
+
+
+def _constant_nodes(graph_def) -> set:
+    """Names of the nodes whose value follows from Const nodes alone (no stateful op, no
+    graph input on the way)."""
+    constant = {node.name for node in graph_def.node if node.op == "Const"}
+    pending = [node for node in graph_def.node if node.op != "Const" and node.input
+               and node.op not in BOUNDARY_OPS and node.op not in CONTROL_FLOW_OPS]
+    changed = True
+    while changed:
+        changed = False
+        for node in pending:
+            if node.name in constant:
+                continue
+            if all(name.lstrip("^").split(":")[0] in constant for name in node.input) \
+                    and not is_stateful(node.op):
+                constant.add(node.name)
+                changed = True
+    return constant
 
 
 class SixteenBitRounding(OperatorSupport):
