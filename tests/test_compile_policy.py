@@ -11,7 +11,7 @@ import pytest
 from tensorflow.core.framework import node_def_pb2, types_pb2
 
 from ovtf import ocm
-from ovtf.ocm import CompilePolicy, OperatorSupport, TableSupport, chain, rules
+from ovtf.ocm import CompilePolicy, OperatorSupport, TableSupport, chain, constant_rules, rules
 from ovtf.ocm.policy import (BAKED_DATATYPES, MAX_BAKED_ELEMENTS, NO_OPINION, combined,
                              is_baked, is_baked_kind)
 
@@ -95,7 +95,7 @@ def test_the_element_limit_is_one_number():
     assert not is_baked(np.int32, MAX_BAKED_ELEMENTS + 1)
     assert is_baked(np.bool_, None)            # size not known yet (no recorded shape)
     assert not is_baked(np.float32, 1)
-    assert rules.NoZeroSize._MAX_ELEMENTS == MAX_BAKED_ELEMENTS
+    assert constant_rules.NoZeroSize._MAX_ELEMENTS == MAX_BAKED_ELEMENTS
 
 
 def test_a_policy_cannot_be_changed_by_its_readers():

@@ -217,7 +217,7 @@ print(json.dumps(out))
 def test_non_max_suppression_of_constants(fresh_process):
     """TF's NonMaxSuppressionTest.testDataTypes: boxes and scores constants, constant folding
     off. OpenVINO's CPU plugin cannot compile that ("Can not create StaticMemory object"), so
-    it stays in TF (`rules.NoConstantNms`); with fed scores it runs on the device."""
+    it stays in TF (`constant_rules.NoConstantNms`); with fed scores it runs on the device."""
     for result in fresh_process(_CONSTANT_NMS, timeout=240):
         assert result["values"] == [[3, 0, 4], [3, 0, 4]], result
         assert result["device"] >= 1 and result["fallbacks"] == 0, result
@@ -351,7 +351,7 @@ print(json.dumps(out))
 def test_scalar_tile_and_empty_block_shape_do_not_crash(fresh_process):
     """tf.tile(7.0, multiples=[]) died in the frontend (SIGSEGV); SpaceToBatchND and
     BatchToSpaceND with block_shape=[] failed or died (SIGFPE). Their zero-size constant
-    arguments keep them in TF (`rules.NoZeroSize`, reason SHAPE): TF's answers, no crash."""
+    arguments keep them in TF (`constant_rules.NoZeroSize`, reason SHAPE): TF's answers, no crash."""
     results = fresh_process(_CRASH_CASES)
     for name, result in results.items():
         assert result["same"] and result["fallbacks"] == 0, (name, result)

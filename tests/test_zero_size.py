@@ -7,7 +7,7 @@ of (1, 0), Reshape to [0, -1, 3], conv/pool/concat/matmul). Now:
   * a cluster call with a zero-element input runs in TensorFlow, also with fallback off
     (fallback reason "zero_size"), and TF's error class reaches the user;
   * constants with a zero dim, zero-size shape arguments and constant slices that select
-    nothing keep their node in TF (`ovtf.ocm.rules.NoZeroSize`, reason SHAPE).
+    nothing keep their node in TF (`ovtf.ocm.constant_rules.NoZeroSize`, reason SHAPE).
 
 Each case runs against stock TensorFlow in a fresh process (a crash fails the test, not
 pytest), several cases per process; placement is asserted per case.

@@ -13,7 +13,8 @@ Public surface:
                                            (`table.py`); a device narrows it by chaining rules
     rules                                  small rules: generic ones and device narrowing
                                            (OpTypes, Dtypes, AttrValues, StaticShapes,
-                                           StaticCompiles, NotTraining)
+                                           StaticCompiles, NotTraining); those that read
+                                           the graph's constants in `constant_rules.py`
     mark(graph_def, support, preserve, disabled_ops) -> dict[str, Mark]
                                            every node's answer: the generic rules chained
                                            around `support` (`marker.py` lists the order)

@@ -17,8 +17,8 @@ node. The rules apply in this order, so a node gets the most telling reason:
     ... then:
     DTYPE           an op that rounds to f16/bf16 (OpenVINO skips the rounding inside a
                     cluster, `rules.SixteenBitRounding`)
-    SHAPE           a zero-size tensor known from the graph's constants (`rules.NoZeroSize`),
-                    a NonMaxSuppression over constants (`rules.NoConstantNms`)
+    SHAPE           a zero-size tensor known from the graph's constants (`constant_rules.NoZeroSize`),
+                    a NonMaxSuppression over constants (`constant_rules.NoConstantNms`)
     RANGE           an int64 value not provably within int32, or gather indices not
                     provably in range (`ranges.IntegerRanges`)
     DISABLED        the user disabled this op type (set_disabled_ops / OVTF_DISABLED_OPS)
@@ -36,7 +36,7 @@ graph (a Mark):
 
 from __future__ import annotations
 
-from ovtf.ocm import ranges, rules
+from ovtf.ocm import constant_rules, ranges, rules
 from ovtf.ocm.support import (ATTR, BOUNDARY, CONTROL_FLOW, DEVICE, DISABLED, DTYPE, OVTF,  # noqa: F401
                               GRAPH, PRESERVED, SHAPE, STATEFUL, TRAINING, SUPPORTED, UNSUPPORTED_OP, Mark,
                               OperatorSupport, chain)
@@ -47,7 +47,7 @@ def node_rules(support: OperatorSupport, preserve=frozenset(), disabled_ops=froz
     """The whole per-node decision for one graph: generic rules around `support` (with the
     graph, also the zero-size rule, which looks at the constants a node reads, and the
     integer-range rule, which follows int64 values and gather indices to their producers)."""
-    in_graph = (rules.NoZeroSize(graph_def), rules.NoConstantNms(graph_def),
+    in_graph = (constant_rules.NoZeroSize(graph_def), constant_rules.NoConstantNms(graph_def),
                 ranges.IntegerRanges(graph_def)) \
         if graph_def is not None else ()
     return chain(rules.NotOvtf(), rules.NoControlFlow(), rules.NoBoundary(),
