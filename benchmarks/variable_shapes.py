@@ -62,10 +62,11 @@ def main() -> None:
 
     import ovtf
     import tensorflow as tf
-    from ovtf.runtime import device
+    from ovtf.runtime import shape_plan
+    from ovtf.runtime.compiled_cache import PROCESS_CACHE
 
     if args.static:
-        device.DYNAMIC_AFTER_SHAPES = 10 ** 9
+        shape_plan.DYNAMIC_AFTER_SHAPES = 10 ** 9
     model = build_encoder(tf, args.vocab, args.hidden, args.layers, args.heads, seed=0)
     rng = np.random.default_rng(1)
     lengths = [8 + 3 * i for i in range(args.lengths)]          # 8 ... 125
@@ -92,7 +93,7 @@ def main() -> None:
         stock_stats = ovtf.stats()
         assert stock_stats["cluster_executions"] == 0, "stock TF ran a cluster"
         ovtf.enable()
-        device.clear_cache()
+        PROCESS_CACHE.clear()
         ovtf.reset_stats()
         ovtf_times, got = timed_passes(fresh_function())
         stats = ovtf.stats()

@@ -32,6 +32,7 @@ from ovtf.once import Once, structure_key
 from ovtf.partitioner import ovtf2_clusters
 from ovtf import placement_log
 from ovtf.runtime.cluster import ClusterHandle
+from ovtf.runtime.compiled_cache import PROCESS_CACHE
 from ovtf.runtime.device import DeviceCluster
 from ovtf.spec import ClusterSpec
 
@@ -58,7 +59,7 @@ def default_graph_rewriter(graph_def, fetch: list, preserve: list):
 def default_cluster_factory(name: str, graph_bytes: bytes, tin: list, tout: list,
                             backend: str = ""):
     spec = ClusterSpec.parse(name, graph_bytes, tin, tout, backend)
-    return ClusterHandle(spec, DeviceCluster(spec))
+    return ClusterHandle(spec, DeviceCluster(spec, cache=PROCESS_CACHE))
 
 
 graph_rewriter = default_graph_rewriter

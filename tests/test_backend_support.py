@@ -16,7 +16,7 @@ from ovtf import backends, ocm
 from ovtf.backends import Backend
 from ovtf.importer import import_cluster
 from ovtf.ocm import rules
-from ovtf.runtime import device as device_module
+from ovtf.runtime.compiled_cache import PROCESS_CACHE
 from ovtf.spec import ClusterSpec, arg_name, ret_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,14 +62,14 @@ def use(request):
         ovtf.set_backend(name)
         return backend
 
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     ovtf.set_min_cluster_size(1)
     ovtf.reset_stats()
     yield install
     ovtf.set_backend("CPU")
     for name in names:
         backends.unregister(name)
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 W1 = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)

@@ -25,7 +25,7 @@ ov = pytest.importorskip("openvino")
 
 import ovtf  # noqa: E402
 from ovtf import counters  # noqa: E402
-from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 from ovtf.backends import disk_cache  # noqa: E402
 from ovtf.runtime.device import DeviceCluster  # noqa: E402
 from test_importer import ListSink, assert_close, make_spec, rand, run_tf  # noqa: E402
@@ -35,9 +35,9 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 
 @pytest.fixture(autouse=True)
 def clean():
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     yield
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 def dense_spec():
@@ -51,7 +51,7 @@ W, B = rand(32, 16), rand(16)
 
 def run_once(spec, batch=4):
     """A new DeviceCluster and an empty memory cache: what a new process would do."""
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     x = rand(batch, 32)
     sink = ListSink(spec)
     DeviceCluster(spec).run([x, W, B], sink)
@@ -198,8 +198,8 @@ _WORKER = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, {tests!r})
     import numpy as np, tensorflow as tf, ovtf
-    from ovtf.runtime import device
-    device.DYNAMIC_AFTER_SHAPES = 10 ** 9   # one compile (one disk entry) per batch size
+    from ovtf.runtime import shape_plan
+    shape_plan.DYNAMIC_AFTER_SHAPES = 10 ** 9   # one compile (one disk entry) per batch size
     ovtf.set_cache_dir(sys.argv[1])
     rng = np.random.default_rng(0)
     ws = [tf.Variable(rng.standard_normal((64, 64)).astype(np.float32) * 0.1) for _ in range(3)]

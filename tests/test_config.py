@@ -16,7 +16,7 @@ import pytest
 
 import ovtf
 from ovtf import backends, config
-from ovtf.runtime import device as device_module
+from ovtf.runtime.compiled_cache import PROCESS_CACHE
 
 BAD_API_CALLS = [
     # (setter, getter, bad value, words the message must contain)
@@ -108,7 +108,7 @@ def test_other_argument_checks():
         backends.register("X", 3)
     for bad in (0, -1, 1.5, True, "8"):
         with pytest.raises(ValueError, match="integer >= 1"):
-            device_module.set_cache_size(bad)
+            PROCESS_CACHE.set_capacity(bad)
 
 
 # --- the environment ------------------------------------------------------------------------

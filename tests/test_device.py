@@ -17,7 +17,9 @@ pytest.importorskip("openvino")
 
 from ovtf import backends, config  # noqa: E402
 from ovtf.backends import Backend, BackendError, Executable  # noqa: E402
+from ovtf.runtime import compiled_cache, shape_plan  # noqa: E402
 from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 from ovtf.backends import BackendError  # noqa: E402
 from ovtf.runtime.device import DeviceCluster  # noqa: E402
 from test_importer import ListSink, assert_close, make_spec, rand, run_tf  # noqa: E402
@@ -32,12 +34,12 @@ except ImportError:  # pragma: no cover
 @pytest.fixture(autouse=True)
 def clean_state():
     saved = (config.settings.backend, config.settings.precision, config.settings.cache_dir)
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     counters.reset()
     yield
     config.update(backend=saved[0], precision=saved[1], cache_dir=saved[2])
-    device_module.set_cache_size(device_module.DEFAULT_CACHE_SIZE)
-    device_module.clear_cache()
+    PROCESS_CACHE.set_capacity(compiled_cache.DEFAULT_CACHE_SIZE)
+    PROCESS_CACHE.clear()
 
 
 def dense_spec(name="dense"):
@@ -119,20 +121,20 @@ def test_frequent_weight_changes_switch_to_parameters():
 
 def test_lru_bound(monkeypatch):
     # three batch sizes would otherwise compile the batch dim dynamic (test_variable_shapes)
-    monkeypatch.setattr(device_module, "DYNAMIC_AFTER_SHAPES", 100)
-    device_module.set_cache_size(2)
+    monkeypatch.setattr(shape_plan, "DYNAMIC_AFTER_SHAPES", 100)
+    PROCESS_CACHE.set_capacity(2)
     spec = dense_spec()
     device = DeviceCluster(spec)
     w, b = rand(8, 4), rand(4)
     for batch in (1, 2, 3):
         check(device, spec, [rand(batch, 8), w, b])
-    assert device_module.cached_entries() == 2
+    assert len(PROCESS_CACHE) == 2
     check(device, spec, [rand(1, 8), w, b])   # evicted: compiles again
     assert counters.snapshot()["compiles"] == 4
     check(device, spec, [rand(1, 8), w, b])
     assert counters.snapshot()["cache_hits"] == 1
     with pytest.raises(ValueError):
-        device_module.set_cache_size(0)
+        PROCESS_CACHE.set_capacity(0)
 
 
 def test_precision_and_backend_are_part_of_the_key():

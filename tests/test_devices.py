@@ -31,7 +31,7 @@ from ovtf.backends import BackendError  # noqa: E402
 from ovtf.backends import openvino as ovb  # noqa: E402
 from ovtf.backends.openvino import backend as backend_module  # noqa: E402
 from ovtf.backends.openvino import device_facts, shared_core  # noqa: E402
-from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 from test_importer import assert_close, make_spec, rand  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "plugin_errors.json")
@@ -129,7 +129,7 @@ def fake_core(monkeypatch):
         backend_module._precision_notices.forget()
         for name in FAKE_NAMES:
             backends.unregister(name)
-        device_module.clear_cache()
+        PROCESS_CACHE.clear()
 
     def install(**options):
         core = FakeCore(real, **options)

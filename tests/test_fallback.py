@@ -22,7 +22,7 @@ import ovtf  # noqa: E402
 from ovtf import backends  # noqa: E402
 from ovtf.backends import Backend, BackendError, Executable  # noqa: E402
 from ovtf.runtime import cluster as cluster_module  # noqa: E402
-from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 
 _names = itertools.count()
 
@@ -83,12 +83,12 @@ def use_backend():
         ovtf.set_backend(name)
         return backend
 
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     cluster_module.forget_reported_failures()
     yield install
     for name in names:
         backends.unregister(name)
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 W = np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32)

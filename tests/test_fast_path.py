@@ -14,7 +14,7 @@ import tensorflow as tf
 
 import ovtf
 from ovtf.backends.openvino import native
-from ovtf.runtime import device
+from ovtf.runtime.compiled_cache import PROCESS_CACHE
 
 
 def _chain(x):
@@ -143,7 +143,7 @@ def test_cost_placement_decides_every_call_itself():
 
 def test_a_model_that_left_the_cache_is_not_run_by_the_kernel():
     accelerated, x, want = _armed_chain()
-    device.clear_cache()
+    PROCESS_CACHE.clear()
     ovtf.reset_stats()
     np.testing.assert_allclose(accelerated(x).numpy(), want, rtol=1e-5, atol=1e-6)
     stats = ovtf.stats()
@@ -179,13 +179,13 @@ def test_concurrent_callers_get_their_own_answers():
 def test_without_the_c_api_clusters_run_through_the_python_api(monkeypatch):
     monkeypatch.setitem(native._native_state, "tried", True)
     monkeypatch.setitem(native._native_state, "runtime", None)
-    device.clear_cache()
+    PROCESS_CACHE.clear()
     accelerated = tf.function(_chain)
     values = _inputs(3, (3, 4))
     _calls_match_stock(accelerated, values)
     stats = ovtf.stats()
     assert stats["device_executions"] == 3 and stats["fast_path_executions"] == 0, stats
-    device.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int16, np.int32, np.int64, np.bool_])
@@ -231,14 +231,14 @@ def test_a_cluster_loaded_from_the_disk_cache_runs_on_the_fast_path(tmp_path):
     np.testing.assert_allclose(accelerated(values[0]).numpy(), expected[0], rtol=1e-5, atol=1e-5)
     assert ovtf.stats()["compiles"] == 1
     assert len(list(tmp_path.iterdir())) == 1   # one blob, exported through the C API
-    device.clear_cache()   # what a new process starts with: only the disk
+    PROCESS_CACHE.clear()   # what a new process starts with: only the disk
     ovtf.reset_stats()
     for value, want in zip(values, expected):
         np.testing.assert_allclose(accelerated(value).numpy(), want, rtol=1e-5, atol=1e-5)
     stats = ovtf.stats()
     assert stats["compiles"] == 0 and stats["disk_cache_hits"] == 1, stats
     assert stats["device_executions"] == 4 and stats["fast_path_executions"] == 3, stats
-    device.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 def test_an_imported_blob_that_reports_other_settings_is_refused(tmp_path):

@@ -16,7 +16,7 @@ tf = pytest.importorskip("tensorflow")
 
 import ovtf  # noqa: E402
 from ovtf import hook as bridge  # noqa: E402
-from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 
 RUNS = 4
 
@@ -32,9 +32,9 @@ SLICES = {
 def _device_only():
     ovtf.set_min_cluster_size(1)
     ovtf.disable_dynamic_fallback()
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     yield
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 def _stock_and_ovtf(body):

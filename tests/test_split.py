@@ -18,7 +18,7 @@ import ovtf.testing  # noqa: E402
 from ovtf import backends  # noqa: E402
 from ovtf.backends import split as split_module  # noqa: E402
 from ovtf.runtime import cluster as cluster_module  # noqa: E402
-from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 
 BATCHES = (0, 1, 2, 3, 7, 8, 9, 17, 33)
 _prefixes = itertools.count()
@@ -39,13 +39,13 @@ def devices():
         ovtf.set_backend(name)
         return name, names
 
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     cluster_module.forget_reported_failures()
     ovtf.disable_dynamic_fallback()
     yield make
     for context in reversed(contexts):
         context.__exit__(None, None, None)
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 def stock(body, *args):
@@ -210,7 +210,7 @@ def test_failing_and_slow_members(devices):
 
 
 def test_emulated_npu_rejects_dynamic_shapes_and_computes_in_f16(caplog):
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     w = rng(7).standard_normal((16, 8)).astype(np.float32)
 
     def body(x):
@@ -239,7 +239,7 @@ def test_emulated_npu_rejects_dynamic_shapes_and_computes_in_f16(caplog):
         assert ovtf.stats()["devices"][names[0]]["calls"] == 2
         notices = [r.getMessage() for r in caplog.records if "computes in f16" in r.getMessage()]
         assert len(notices) == 1 and "emulated" in notices[0]
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 @pytest.mark.parametrize("name, expected", [

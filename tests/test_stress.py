@@ -18,7 +18,8 @@ tf = pytest.importorskip("tensorflow")
 import ovtf  # noqa: E402
 from ovtf import backends  # noqa: E402
 from ovtf.backends import Backend, BackendError, Executable  # noqa: E402
-from ovtf.runtime import device as device_module  # noqa: E402
+from ovtf.runtime import shape_plan  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 from concurrency import run_in_threads
 
 THREADS, CALLS, BATCHES = 8, 500, (1, 2, 3, 4)
@@ -64,7 +65,7 @@ def prepare():
 
 @pytest.mark.timeout(300)
 def test_eight_threads_mixed_batches_on_device():
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     function, inputs, expected = prepare()
     hammer(function, inputs, expected)
     stats = ovtf.stats()
@@ -72,7 +73,7 @@ def test_eight_threads_mixed_batches_on_device():
     assert stats["fallbacks"] == 0
     # each batch size compiled at most once; the DYNAMIC_AFTER_SHAPES-th makes the batch
     # dim dynamic, and that one executable serves every size from then on
-    assert stats["compiles"] <= min(len(BATCHES), device_module.DYNAMIC_AFTER_SHAPES), stats
+    assert stats["compiles"] <= min(len(BATCHES), shape_plan.DYNAMIC_AFTER_SHAPES), stats
     assert stats["dynamic_compiles"] <= 1, stats
 
 
@@ -101,7 +102,7 @@ class _Flaky(Executable):
 
 @pytest.mark.timeout(300)
 def test_eight_threads_with_interleaved_fallbacks():
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     backend = EverySeventhFails()
     backends.register("FLAKY-STRESS", lambda: backend)
     try:
@@ -110,7 +111,7 @@ def test_eight_threads_with_interleaved_fallbacks():
         hammer(function, inputs, expected)
     finally:
         backends.unregister("FLAKY-STRESS")
-        device_module.clear_cache()
+        PROCESS_CACHE.clear()
     stats = ovtf.stats()
     assert stats["cluster_executions"] == THREADS * CALLS
     assert stats["fallbacks"] == stats["fallback_reasons"].get("run", 0) > 0, stats

@@ -15,8 +15,9 @@ pytest.importorskip("openvino")
 import ovtf  # noqa: E402
 import ovtf.testing  # noqa: E402,F401
 from ovtf import backends, config  # noqa: E402
-from ovtf.runtime import device as device_module  # noqa: E402
-from ovtf.runtime.device import DYNAMIC_AFTER_SHAPES, DeviceCluster  # noqa: E402
+from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
+from ovtf.runtime.device import DeviceCluster  # noqa: E402
+from ovtf.runtime.shape_plan import DYNAMIC_AFTER_SHAPES  # noqa: E402
 from test_importer import ListSink, assert_close, make_spec, run_tf  # noqa: E402
 
 VOCAB, WIDTH, HEADS = 200, 32, 4
@@ -28,10 +29,10 @@ assert len(LENGTHS) == 40
 def clean_cache():
     # the default minimum, as users have it (tests/conftest.py lowers it to 2)
     ovtf.set_min_cluster_size(config.DEFAULT_MIN_CLUSTER_SIZE)
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
     ovtf.disable_dynamic_fallback()      # a failing cluster must fail the test, not hide
     yield
-    device_module.clear_cache()
+    PROCESS_CACHE.clear()
 
 
 def transformer(seed=0, positions_from_argument=False):
