@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 
 from ovtf import backends, config, counters, partitioner
 from ovtf.once import Once, structure_key
@@ -57,9 +58,11 @@ def default_graph_rewriter(graph_def, fetch: list, preserve: list):
 
 
 def default_cluster_factory(name: str, graph_bytes: bytes, tin: list, tout: list,
-                            backend: str = ""):
+                            backend: str = "", *, cache=PROCESS_CACHE, clock=time.perf_counter):
+    """The real cluster: `cache` holds its compiled executables, `clock` times cost placement
+    (a test hands in others with `functools.partial` and `override`)."""
     spec = ClusterSpec.parse(name, graph_bytes, tin, tout, backend)
-    return ClusterHandle(spec, DeviceCluster(spec, cache=PROCESS_CACHE))
+    return ClusterHandle(spec, DeviceCluster(spec, cache=cache), clock=clock)
 
 
 graph_rewriter = default_graph_rewriter

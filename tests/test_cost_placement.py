@@ -1,16 +1,18 @@
 """Cost placement: a (cluster, signature) measured slower on the device than in TensorFlow is
 pinned to TensorFlow; a faster one stays on the device; switched off, nothing is measured.
 
-No timing assertions: the runtime's clock (`ovtf.runtime.cost_placement._clock`) is replaced by a
-virtual one. Device time passes only inside the injected backend's run (it advances the
-clock by a duration chosen per input shape); a TensorFlow fallback reads the clock
-`tf_seconds` later than it is (on the fallback thread, `ovtf._native.in_fallback()`). So
-every device sample is exactly the device duration and every TensorFlow sample exactly
-`tf_seconds`, and the decision is known in advance.
+No timing assertions: clusters are built with a virtual clock (handed to the hook's cluster
+factory, which hands it to each cluster's cost placement). Device time passes only inside the
+injected backend's run (it advances the clock by a duration chosen per input shape); a
+TensorFlow fallback reads the clock `tf_seconds` later than it is (on the fallback thread,
+`ovtf._native.in_fallback()`). So every device sample is exactly the device duration and every
+TensorFlow sample exactly `tf_seconds`, and the decision is known in advance.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import threading
 
@@ -20,7 +22,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 import ovtf  # noqa: E402
-from ovtf import _native, config  # noqa: E402
+from ovtf import _native, config, hook  # noqa: E402
 from ovtf.runtime import cost_placement as cost_module  # noqa: E402
 from ovtf.runtime import fallback as fallback_module  # noqa: E402
 from test_fallback import Faulty, check, data, make_model, stock, use_backend  # noqa: E402,F401
@@ -52,16 +54,19 @@ class VirtualClock:
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock():
     """clock(device_seconds, tf_seconds) installs a virtual clock and a CPU backend whose
-    runs advance it; returns (clock, backend). Cost placement is switched on."""
-    def install(device_seconds, tf_seconds, use):
-        virtual = VirtualClock(device_seconds, tf_seconds)
-        monkeypatch.setattr(cost_module, "_clock", virtual)
-        backend = use(Faulty(run_fails=virtual.device_run))
-        ovtf.enable_cost_placement()
-        return virtual, backend
-    return install
+    runs advance it; returns (clock, backend). Cost placement is switched on. Clusters
+    instantiated from then on (make a fresh function) measure with the virtual clock."""
+    with contextlib.ExitStack() as installed:
+        def install(device_seconds, tf_seconds, use):
+            virtual = VirtualClock(device_seconds, tf_seconds)
+            installed.enter_context(hook.override(
+                cluster_factory=functools.partial(hook.default_cluster_factory, clock=virtual)))
+            backend = use(Faulty(run_fails=virtual.device_run))
+            ovtf.enable_cost_placement()
+            return virtual, backend
+        yield install
 
 
 def test_slower_device_is_pinned_to_tensorflow(clock, use_backend, caplog):

@@ -29,8 +29,7 @@ import ovtf.testing  # noqa: E402
 from ovtf import backends  # noqa: E402
 from ovtf.backends import BackendError  # noqa: E402
 from ovtf.backends import openvino as ovb  # noqa: E402
-from ovtf.backends.openvino import backend as backend_module  # noqa: E402
-from ovtf.backends.openvino import device_facts, shared_core  # noqa: E402
+from ovtf.backends.openvino import device_facts  # noqa: E402
 from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 from test_importer import assert_close, make_spec, rand  # noqa: E402
 
@@ -120,25 +119,24 @@ class FakeCore:
 
 
 @pytest.fixture
-def fake_core(monkeypatch):
-    """fake_core(**FakeCore options) -> the FakeCore now behind ovtf's OpenVINO backends."""
+def fake_core():
+    """fake_core(**FakeCore options) -> the FakeCore now behind ovtf's OpenVINO backends
+    (handed to the OpenVINO family; the backends it created before are created anew)."""
     real = ovb.core()
 
     def forget():
-        ovb.FAMILY.refresh()
-        backend_module._precision_notices.forget()
         for name in FAKE_NAMES:
             backends.unregister(name)
         PROCESS_CACHE.clear()
 
     def install(**options):
         core = FakeCore(real, **options)
-        monkeypatch.setattr(shared_core, "_core", core)
+        ovb.FAMILY.use_core(core)
         forget()
         return core
 
     yield install
-    monkeypatch.setattr(shared_core, "_core", real)
+    ovb.FAMILY.use_core(None)
     forget()
 
 
@@ -462,14 +460,14 @@ def test_query_model_error_is_a_compile_failure_with_the_plugins_reason(fake_cor
 def test_compile_error_text_is_translated(fake_core):
     """compile_model's own error (captured: GPU plugin loaded, no GPU) reaches the fallback
     reason as ovtf's sentence followed by OpenVINO's text."""
-    fake_core(present=["GPU"], replay="opencl loader, no platform",
-              properties={("GPU", "OPTIMIZATION_CAPABILITIES"): GPU_CAPABILITIES})
+    core = fake_core(present=["GPU"], replay="opencl loader, no platform",
+                     properties={("GPU", "OPTIMIZATION_CAPABILITIES"): GPU_CAPABILITIES})
 
     class NoQuery(ovb.OpenVINOBackend):   # skip the query (it fails first with this replay)
         queries_model = False
 
     with pytest.raises(BackendError) as info:
-        NoQuery("GPU").compile(_spec(), [(4, 16), (16, 8)], {}, "f32")
+        NoQuery("GPU", core=core).compile(_spec(), [(4, 16), (16, 8)], {}, "f32")
     assert info.value.stage == "compile"
     assert f"on GPU: {GPU_NO_DEVICE} (Exception from src/inference" in str(info.value)
 

@@ -35,14 +35,12 @@ import time
 from ovtf import backends
 from ovtf.backends import BackendError, Executable
 from ovtf.backends.openvino import OpenVINOBackend
-from ovtf.once import Once
 
 __all__ = ["EmulatedBackend", "emulated_devices", "KINDS"]
 
 logger = logging.getLogger("ovtf")
 
 KINDS = ("NPU", "CPU")
-_precision_notices = Once()
 _session = itertools.count()
 
 
@@ -87,7 +85,7 @@ class EmulatedBackend(OpenVINOBackend):
 
     def compute_precision(self, precision: str) -> str:
         if self.kind == "NPU" and precision != "f16":
-            if _precision_notices.first((self.name, precision)):
+            if self.notices.first((self.name, precision)):
                 logger.info("ovtf: emulated device %s (NPU) computes in f16; precision %s "
                             "requested, using f16", self.name, precision)
             return "f16"

@@ -1,9 +1,9 @@
 """The import path of the OpenVINO backend family before it became the package
 `ovtf.backends.openvino`, kept so that code written against it still imports.
 
-New code imports `ovtf.backends.openvino`. This module only re-exports its public names:
-to replace something for a test, patch the module that owns it (e.g.
-`ovtf.backends.openvino.shared_core._core`), not this one.
+New code imports `ovtf.backends.openvino`. This module only re-exports its public names; a
+test hands the family or a backend its own core (`FAMILY.use_core(core)`,
+`OpenVINOBackend(device, core=...)`) instead of patching either.
 """
 
 from __future__ import annotations

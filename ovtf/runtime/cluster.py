@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def signature_of(inputs: list) -> tuple:
 
 
 class ClusterHandle:
-    def __init__(self, spec: ClusterSpec, device):
+    def __init__(self, spec: ClusterSpec, device, clock=time.perf_counter):
         self.spec = spec
         self.device = device
         self._tensorflow = TensorFlowRunner(spec)
@@ -98,7 +99,7 @@ class ClusterHandle:
         # object, so the id still names it there.
         self._unexplained: dict = {}
         self._lock = threading.Lock()
-        self._cost = cost_placement.CostPlacement(spec, self.describe)
+        self._cost = cost_placement.CostPlacement(spec, self.describe, clock)
 
     def run(self, inputs: list, outputs) -> bool:
         counters.increment("cluster_executions")
@@ -174,7 +175,7 @@ class ClusterHandle:
         if sample is not None:
             key, started, timed = sample
             if timed:
-                self._cost.add_sample(key, "tf", cost_placement._clock() - started)
+                self._cost.add_sample(key, "tf", self._cost.clock() - started)
 
     def describe(self) -> str:
         return f"cluster {self.spec.name} ({len(self.spec.op_types)} op types: " \
@@ -202,7 +203,7 @@ class ClusterHandle:
         if side == "tf":
             counters.record_fallback("cost_probe")
             return False
-        started, done = cost_placement._clock(), False
+        started, done = self._cost.clock(), False
         try:
             done = self._run_on_device(inputs, outputs)
         finally:
@@ -211,7 +212,7 @@ class ClusterHandle:
                 # signature): give the sample slot to another call.
                 self._cost.device_sample_failed(key)
         if timed:
-            self._cost.add_sample(key, "device", cost_placement._clock() - started)
+            self._cost.add_sample(key, "device", self._cost.clock() - started)
         return done
 
     # --- decisions --------------------------------------------------------------------------

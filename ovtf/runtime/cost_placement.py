@@ -19,6 +19,10 @@ of the data inputs; weights are left out, a CNN has hundreds):
 
 The `outputs` object pairs a TensorFlow sample's `run` with its `fallback` (the native kernel
 passes the same sink to both). A decided key costs one dict lookup per call.
+
+Samples are read from the `clock` a CostPlacement is handed (`time.perf_counter` unless the
+cluster's handle was given another: a test's virtual clock makes every decision known in
+advance); the cluster handle times its side of a sample with the same `clock`.
 """
 
 from __future__ import annotations
@@ -38,8 +42,6 @@ COST_WARMUP = 2
 COST_SAMPLES = 7
 COST_MARGIN = 1.2
 
-_clock = time.perf_counter     # replaced by tests (a virtual clock)
-
 
 def format_signature(signature) -> str:
     """((dtype.str, shape), ...) as 'float32[1, 224, 224, 3], ...'."""
@@ -49,8 +51,9 @@ def format_signature(signature) -> str:
 class CostPlacement:
     """Measurements and decisions for one cluster kernel; thread-safe."""
 
-    def __init__(self, spec, describe):
+    def __init__(self, spec, describe, clock=time.perf_counter):
         self._describe = describe
+        self.clock = clock          # seconds, monotonic
         self._lock = threading.Lock()
         # key -> True (device) / False (TensorFlow): read without the lock, written under it.
         self._placement: dict = {}
@@ -86,7 +89,7 @@ class CostPlacement:
             if side == "tf":
                 if len(self._pending) > 10_000:   # calls the kernel never finished
                     self._pending.clear()
-                self._pending[id(outputs)] = (outputs, key, _clock(), timed)
+                self._pending[id(outputs)] = (outputs, key, self.clock(), timed)
             return None, side, timed
 
     def device_sample_failed(self, key) -> None:

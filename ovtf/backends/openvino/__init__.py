@@ -19,7 +19,8 @@ One job per module, in the order a cluster meets them:
   OVTFCluster kernel can run a cluster without Python (the fast path).
 * `executables`: the compiled clusters `compile` returns (Python API and C API).
 * `blob_cache`: compiled clusters to and from ovtf's checksummed disk cache.
-* `shared_core`: the process-wide `openvino.Core` they all use.
+* `shared_core`: the process-wide `openvino.Core` they use unless handed another
+  (`FAMILY.use_core(core)`, `OpenVINOBackend(device, core=...)`).
 """
 
 from __future__ import annotations

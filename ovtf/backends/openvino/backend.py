@@ -7,6 +7,12 @@ narrowed per device kind: static shapes only on the NPU (`rules.StaticShapes`: D
 12), and on GPU, NPU and other single devices but the CPU, the op types the device's own
 query_model refused in clusters compiled earlier (`query_refusals`).
 
+Handed in (both optional): `core`, the `openvino.Core` it asks, compiles and imports with
+(None: the process's shared one, `shared_core.core()`; a test hands in a stand-in with the same
+methods), and `notices`, the `Once` that remembers which (device, precision) notes were said
+(None: its own; the family hands all its backends one, so a note is said once per device and
+precision).
+
 How it compiles (`compile`):
 1. the settings (`compile_config`): INFERENCE_PRECISION_HINT always set explicitly (f32 by
    default, DESIGN fact 10; per device kind `device_facts.compile_config`, whose notes are said
@@ -30,12 +36,11 @@ import re
 
 from ovtf import config
 from ovtf.backends import Backend, BackendError, Executable, ZeroSizeTensor
-from ovtf.backends.openvino import blob_cache, device_facts
+from ovtf.backends.openvino import blob_cache, device_facts, shared_core
 from ovtf.backends.openvino.executables import OpenVINOExecutable, parameter_inputs
 from ovtf.backends.openvino.grammar import COMPOSITE, is_composite
 from ovtf.backends.openvino.native import compile_native
 from ovtf.backends.openvino.query_refusals import check_query, query_refusals
-from ovtf.backends.openvino.shared_core import core
 from ovtf.importer import ImportFailure, import_cluster
 from ovtf.once import Once
 
@@ -45,20 +50,27 @@ logger = logging.getLogger("ovtf")
 
 _PRECISION_HINTS = {"f32": "f32", "bf16": "bf16", "f16": "f16"}
 DEFAULT_PERFORMANCE_HINT = "LATENCY"
-_precision_notices = Once()   # (device, precision) whose compute precision differs, said once
 
 
 class OpenVINOBackend(Backend):
     def __init__(self, device: str = "CPU", performance_hint: str = DEFAULT_PERFORMANCE_HINT,
-                 extra_config: dict | None = None):
+                 extra_config: dict | None = None, *, core=None, notices: Once | None = None):
         self.name = device
         self.device = device
         self.performance_hint = performance_hint
         self.extra_config = dict(extra_config or {})
+        self._core = core
+        # (device, precision) whose compute precision differs from the one asked: said once
+        self.notices = Once() if notices is None else notices
         self._facts: dict = {}       # (device, property) -> value read from OpenVINO (or None)
         self.refused_ops: dict = {}  # TF op type -> why the device's query_model refused it
 
     # --- what the device is ------------------------------------------------------------------
+
+    @property
+    def core(self):
+        """The `openvino.Core` this backend asks, compiles and imports with."""
+        return shared_core.core() if self._core is None else self._core
 
     @property
     def device_kind(self) -> str:
@@ -77,7 +89,7 @@ class OpenVINOBackend(Backend):
     def _fact(self, device: str, key: str):
         if (device, key) not in self._facts:
             try:
-                value = core().get_property(device, key)
+                value = self.core.get_property(device, key)
             except Exception:
                 value = None
             if key == "SUPPORTED_PROPERTIES" and value is not None:
@@ -109,7 +121,7 @@ class OpenVINOBackend(Backend):
         if is_composite(self.device):
             return {"name": self.name, "full_name": f"OpenVINO {self.device}", "kind": self.device_kind,
                     "precisions": [], "capabilities": [], "emulated": False}
-        return device_facts.describe(core(), self.device)
+        return device_facts.describe(self.core, self.device)
 
     # --- compiling -----------------------------------------------------------------------------
 
@@ -121,7 +133,7 @@ class OpenVINOBackend(Backend):
             supported = self._fact(device, "SUPPORTED_PROPERTIES")
         chosen = device_facts.compile_config(device, precision, capabilities, supported,
                                              self.performance_hint)
-        if chosen.note and _precision_notices.first((device, precision)):
+        if chosen.note and self.notices.first((device, precision)):
             logger.info("ovtf: %s", chosen.note)
         return chosen
 
@@ -132,7 +144,7 @@ class OpenVINOBackend(Backend):
         if prefix in COMPOSITE:
             # composite devices: the precision belongs to each member device
             settings = {"PERFORMANCE_HINT": self.performance_hint}
-            names = [m for m in members.split(",") if m] or list(core().available_devices)
+            names = [m for m in members.split(",") if m] or list(self.core.available_devices)
             settings["DEVICE_PROPERTIES"] = {
                 name: {k: v for k, v in self._device_config(name, precision).settings.items()
                        if k != "PERFORMANCE_HINT"} for name in names}
@@ -151,7 +163,8 @@ class OpenVINOBackend(Backend):
         key = None
         if cache is not None:
             key = blob_cache.cluster_key(spec, self.device, settings, input_shapes, constants)
-            cached = blob_cache.import_cached(cache, key, self.device, settings, spec, constants)
+            cached = blob_cache.import_cached(cache, key, self.device, settings, spec, constants,
+                                              self.core)
             if cached is not None:
                 return cached
         try:
@@ -170,7 +183,8 @@ class OpenVINOBackend(Backend):
                              lambda: blob_cache.native_blob(native.native_model))
             return native
         try:
-            compiled, snippets_off = _compile_python(spec, model, self.device, settings)
+            compiled, snippets_off = _compile_python(self.core, spec, model, self.device,
+                                                     settings)
         except Exception as error:
             raise BackendError("compile", f"cluster {spec.name} on {self.device}: "
                                           f"{device_facts.plugin_reason(error)} ({error})") from error
@@ -193,16 +207,16 @@ class OpenVINOBackend(Backend):
 _SNIPPET_REGISTERS = "allocate registers for a snippet"
 
 
-def _compile_python(spec, model, device, settings):
+def _compile_python(core, spec, model, device, settings):
     """(compiled model, whether snippets had to be turned off) through the Python API."""
     try:
-        return core().compile_model(model, device, settings), False
+        return core.compile_model(model, device, settings), False
     except Exception as error:
         if _SNIPPET_REGISTERS not in str(error) or "SNIPPETS_MODE" in settings:
             raise
         logger.info("ovtf: cluster %s: OpenVINO's snippets ran out of registers on %s; "
                     "compiling it with SNIPPETS_MODE=DISABLE", spec.name, device)
-        return core().compile_model(model, device, dict(settings, SNIPPETS_MODE="DISABLE")), True
+        return core.compile_model(model, device, dict(settings, SNIPPETS_MODE="DISABLE")), True
 
 
 _ZERO_DIM = re.compile(r"[\[,]0[\],]")

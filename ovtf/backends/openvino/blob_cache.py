@@ -26,7 +26,6 @@ import tempfile
 from ovtf.backends.openvino.executables import (NativeExecutable, OpenVINOExecutable,
                                                 parameter_inputs)
 from ovtf.backends.openvino.native import native_allowed, native_properties, native_runtime
-from ovtf.backends.openvino.shared_core import core
 
 __all__ = ["cluster_key", "native_key", "import_cached", "export", "native_blob"]
 
@@ -65,10 +64,11 @@ def _load(cache, key, spec, load):
         return None
 
 
-def import_cached(cache, key, device: str, settings: dict, spec, constants):
+def import_cached(cache, key, device: str, settings: dict, spec, constants, core):
     """The cluster from the disk cache, or None. A blob that the C API path exported
     (stored under `native_key`: its model passed `native.exact_types`) is imported through
-    the C API, so that the kernel's fast path runs it; any other through Python."""
+    the C API, so that the kernel's fast path runs it; any other through Python, into `core`
+    (the backend's `openvino.Core`)."""
     runtime = native_runtime() if native_allowed(device, settings) else None
     if runtime is not None:
         model = _load(cache, native_key(key), spec, lambda blob: runtime.OpenVINOModel.import_model(
@@ -77,7 +77,7 @@ def import_cached(cache, key, device: str, settings: dict, spec, constants):
             executable = NativeExecutable(model, parameter_inputs(spec, constants), spec)
             executable.loaded_from_cache = True
             return executable
-    compiled = _load(cache, key, spec, lambda blob: core().import_model(blob, device, settings))
+    compiled = _load(cache, key, spec, lambda blob: core.import_model(blob, device, settings))
     if compiled is None:
         return None
     executable = OpenVINOExecutable(compiled, parameter_inputs(spec, constants), spec)

@@ -3,10 +3,15 @@ names over them (`grammar`), one `OpenVINOBackend` per name, and `list_devices`,
 `ovtf.devices()` returns.
 
 Listed names (`names()`): the devices, plus one HETERO and one MULTI combination of all of
-them when there are several. The devices are read from OpenVINO once (`refresh()` reads them
-again: tests with a fake core); an OpenVINO that cannot list them leaves the family empty
-with a warning, so that the other families' backends are still listed. Why a named GPU or
-NPU is absent is worked out once per name: asking the plugins and OpenCL is slow.
+them when there are several. The devices are read from OpenVINO once; an OpenVINO that cannot
+list them leaves the family empty with a warning, so that the other families' backends are
+still listed. Why a named GPU or NPU is absent is worked out once per name: asking the plugins
+and OpenCL is slow.
+
+The family reads devices from, and hands the backends it creates, the process's shared
+`openvino.Core` (`shared_core`), or the one handed to `use_core` (tests: a fake core with a
+GPU or NPU that this machine does not have). Its backends share one memory of the precision
+notes said (`precision_notices`), so each is said once per device and precision.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ import logging
 import threading
 
 from ovtf.backends import Backend, BackendFamily
-from ovtf.backends.openvino import device_facts
+from ovtf.backends.openvino import device_facts, shared_core
 from ovtf.backends.openvino.backend import OpenVINOBackend
 from ovtf.backends.openvino.grammar import canonical_device_name
-from ovtf.backends.openvino.shared_core import core
+from ovtf.once import Once
 
 __all__ = ["OpenVINOFamily", "FAMILY", "list_devices"]
 
@@ -26,27 +31,39 @@ logger = logging.getLogger("ovtf")
 
 
 class OpenVINOFamily(BackendFamily):
-    def __init__(self):
+    def __init__(self, core=None):
+        self._core = core          # None: the process's shared core, created on first use
         self._devices = None
         self._absent: dict = {}    # (upper-case name, within) -> why it is absent (ValueError text)
         self._lock = threading.Lock()
+        self.precision_notices = Once()
+
+    @property
+    def core(self):
+        """The `openvino.Core` the family lists devices with and hands its backends."""
+        return shared_core.core() if self._core is None else self._core
+
+    def use_core(self, core) -> None:
+        """Use `core` (an `openvino.Core`, or a stand-in with its methods; None: the process's
+        shared core) from now on: the devices and absence reasons read from the previous one
+        and the precision notes said are forgotten. Backends created earlier keep their core:
+        `backends.unregister(name)` makes `backends.get(name)` create one anew."""
+        with self._lock:
+            self._core = core
+            self._devices = None
+            self._absent.clear()
+        self.precision_notices.forget()
 
     def devices(self) -> list:
         """`ov.Core().available_devices`, read once (an empty list when OpenVINO is broken)."""
         with self._lock:
             if self._devices is None:
                 try:
-                    self._devices = list(core().available_devices)
+                    self._devices = list(self.core.available_devices)
                 except Exception as error:  # still list the registered backends
                     logger.warning("ovtf: OpenVINO devices unavailable: %s", error)
                     self._devices = []
             return list(self._devices)
-
-    def refresh(self) -> None:
-        """Forget the devices read (and why absent ones are absent): read them again."""
-        with self._lock:
-            self._devices = None
-            self._absent.clear()
 
     def names(self) -> list:
         devices = self.devices()
@@ -60,7 +77,7 @@ class OpenVINOFamily(BackendFamily):
         with self._lock:
             message = self._absent.get(key)
         if message is None:
-            message = device_facts.absent_device_message(name, core(), within)
+            message = device_facts.absent_device_message(name, self.core, within)
             with self._lock:
                 self._absent[key] = message
         return ValueError(message)
@@ -69,7 +86,7 @@ class OpenVINOFamily(BackendFamily):
         return canonical_device_name(name, self.devices, self._absent_error)
 
     def create(self, canonical: str) -> Backend:
-        return OpenVINOBackend(canonical)
+        return OpenVINOBackend(canonical, core=self._core, notices=self.precision_notices)
 
 
 FAMILY = OpenVINOFamily()
@@ -94,4 +111,4 @@ def list_devices() -> list:
             continue
         if getattr(backend, "emulated", False) and hasattr(backend, "describe"):
             registered.append(backend)
-    return device_facts.devices(core(), registered)
+    return device_facts.devices(FAMILY.core, registered)

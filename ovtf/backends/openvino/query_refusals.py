@@ -18,7 +18,6 @@ import logging
 
 from ovtf.backends import BackendError
 from ovtf.backends.openvino import device_facts
-from ovtf.backends.openvino.shared_core import core
 from ovtf.spec import ARG_PREFIX, RET_PREFIX
 
 __all__ = ["check_query", "query_refusals"]
@@ -49,7 +48,7 @@ def check_query(backend, spec, model, settings) -> None:
     from now on (`backend.refused_ops`, read by the device's operator support)."""
     device = backend.device
     try:
-        answer = core().query_model(model, device, settings)
+        answer = backend.core.query_model(model, device, settings)
     except Exception as error:
         raise BackendError("compile", f"cluster {spec.name}: query_model on {device} "
                                       f"failed: {device_facts.plugin_reason(error)}") from error
