@@ -20,8 +20,8 @@ from fuzz import programs, runner
 REGRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "regressions")
 SHORT_RUN_SEEDS = range(0, 60)
 # f16 programs are left out of the short run: OpenVINO's CPU computes f16 intermediates in
-# f32 (no f16 overflow or per-op rounding; docs/ops.md), a known difference the long run and
-# tests/fuzz/known/ cover.
+# f32 (no f16 overflow or per-op rounding; docs/ops.md); rules.SixteenBitRounding keeps such
+# ops in TF, and the long run by hand covers f16.
 SHORT_RUN_FEATURES = programs.FEATURES - {"half"}
 
 
@@ -43,6 +43,49 @@ def test_compare_tells_values_shapes_and_errors_apart():
     assert runner.compare(error, error) is None
     assert runner.compare(error, same)
     assert runner.compare(error, ("error", "UnimplementedError", ""))
+
+
+def _values(*arrays):
+    return ("values", [np.array(a, np.float32) for a in arrays])
+
+
+@pytest.mark.parametrize("ovtf_value, noisy, expected", [
+    # stock moves under noise and ovtf's value is one a noisy run reached
+    (0.9, [[0.1], [0.9], [0.1]], True),
+    # ... or lies between the noisy runs' values (a continuous but steep function)
+    (0.5, [[0.1], [0.9]], True),
+    # ovtf outside every noisy value: wrong
+    (5.0, [[0.1], [0.9]], False),
+    # stock does not move under noise: the difference is ovtf's alone
+    (0.9, [[0.1], [0.1]], False),
+    # a noisy run raised: nothing to compare with
+    (0.9, None, False),
+], ids=["reached", "between", "outside", "stock_stable", "noisy_error"])
+def test_ill_conditioned_needs_stock_to_move_and_ovtf_to_be_reached(ovtf_value, noisy,
+                                                                     expected):
+    stock = _values([0.1, 2.0])
+    runs = [("error", "InvalidArgumentError", "")] if noisy is None else \
+        [_values(run + [2.0]) for run in noisy]
+    assert runner.ill_conditioned(stock, _values([ovtf_value, 2.0]), runs) is expected
+
+
+def test_noise_perturbs_inexact_ops_and_free_zero_signs_only():
+    import tensorflow as tf
+
+    program = {"seed": 0, "inputs": [{"shape": [4], "dtype": "float32",
+                                      "data": [0.5, -0.0, 2.0, -3.0]}],
+               "steps": [{"op": "exp", "args": [0]}, {"op": "neg", "args": [0]},
+                         {"op": "relu", "args": [2]}],
+               "outputs": [1, 2, 3]}
+    arrays = [tf.constant(a) for a in programs.input_arrays(program)]
+    plain = [t.numpy() for t in tf.function(programs.build(program))(*arrays)]
+    runs = [[t.numpy() for t in tf.function(programs.build(program, noise=k))(*arrays)]
+            for k in range(1, 9)]
+    assert any(not np.array_equal(run[0], plain[0]) for run in runs)          # exp moves
+    assert all(np.allclose(run[0], plain[0], rtol=2e-6) for run in runs)       # by ulps
+    assert all(np.array_equal(run[1], plain[1]) for run in runs)               # neg: exact
+    signs = {tuple(np.signbit(run[2][:2])) for run in runs}                    # relu's zeros
+    assert len(signs) > 1 and all(np.array_equal(run[2], plain[2]) for run in runs)
 
 
 def test_programs_are_valid_tensorflow_and_reproducible():

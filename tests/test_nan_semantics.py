@@ -93,6 +93,23 @@ def test_reduce_max_min_keep_nan(op, axis, keep_dims, dtype, reports, grappler_o
                (_edges(dtype, (4, 3)),), op, reports, grappler_options)
 
 
+_INFINITE_ROWS = np.array([[-np.inf] * 3, [np.inf] * 3, [-np.inf, -3.4028235e38, -np.inf],
+                           [np.inf, 3.4028235e38, np.inf], [-np.inf, np.inf, 1.0]], np.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("axis", [0, 1, [0, 1]], ids=str)
+@pytest.mark.parametrize("op", ["Max", "Min"])
+def test_reduce_max_min_of_only_infinities(op, axis, dtype, reports, grappler_options):
+    """OpenVINO's f32 reduce_max of a row of only -inf was -FLT_MAX (min: of +inf, FLT_MAX;
+    the fuzzer's seed 300439); a finite FLT_MAX beside the infinities stays itself."""
+    fn = getattr(raw, op)
+    with np.errstate(over="ignore"):
+        rows = tf.cast(tf.constant(_INFINITE_ROWS), dtype)
+    _on_device(lambda v: fn(input=raw.Neg(x=raw.Neg(x=v)), axis=axis), (rows,), op, reports,
+               grappler_options)
+
+
 def test_integer_max_min_relu_unchanged(reports, grappler_options):
     """Integers have no NaN: still on the device with TF's answers (a constant: an int32 Max
     reduction runs on the device only for values known within +-2^24, ocm/ranges.py)."""

@@ -83,3 +83,13 @@ def test_exact_16_bit_ops_and_a_last_rounding_op_stay_on_the_device(half, report
     for op in ("ReverseV2", "Maximum", "Transpose"):
         assert all(on for on, _ in placed[op]), (op, placed)
     assert all(on == (half == tf.float16) for on, _ in placed["Exp"]), placed
+
+
+def test_a_rounding_op_after_a_16_bit_op_sees_tfs_rounded_value(reports, grappler_options):
+    """f16 softplus(0.5413) is 0.99996 in f32 and 1.0 once rounded to f16: floor gives 0 on
+    the unrounded value, 1 in TF (the fuzzer's seed 300623). Floor does not commute with the
+    rounding at the cluster's edge, so the Softplus before it stays in TF."""
+    def program(x):
+        return tf.floor(tf.nn.softplus(tf.cast(x, tf.float16) * 0.0 + 0.5413))
+    placed = _placed(program, reports, grappler_options)
+    assert set(placed["Softplus"]) == {(False, DTYPE)}, placed

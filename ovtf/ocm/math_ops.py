@@ -256,7 +256,10 @@ def _cast(node):
 # Reductions: the axes are needed when compiling.
 def _lower_nan_reduction(node, nodes):
     """Max/Min of a float row holding a NaN is NaN in TF; OpenVINO skips the NaN
-    (registry.keep_nan). Any(IsNan(x)) over the same axes selects a NaN constant there."""
+    (registry.keep_nan). OpenVINO's f32 Max of a row of only -inf is -FLT_MAX (Min: of only
+    +inf, FLT_MAX; the fuzzer's seed 300439). One more reduction over the same axes tells the
+    rows apart: each element is 2 for a NaN, 0 for the reduction's own infinity, 1 otherwise;
+    its max selects NaN (2) or that infinity (0) there."""
     dtype = node.attr["T"].type
     if dtype not in FLOATS:
         return None
@@ -270,9 +273,16 @@ def _lower_nan_reduction(node, nodes):
     from tensorflow.core.framework import attr_value_pb2, types_pb2
     keep_dims = attr_value_pb2.AttrValue(b="keep_dims" in node.attr and node.attr["keep_dims"].b)
     index_type = node.attr["Tidx"].type if "Tidx" in node.attr else types_pb2.DT_INT32
-    has_nan = build.add("Any", [build.add("IsNan", [x], T=dtype), axes], Tidx=index_type,
-                        keep_dims=keep_dims)
-    build.add("SelectV2", [has_nan, build.const(float("nan"), dtype), inner.name],
+    infinity = build.const(float("-inf") if node.op == "Max" else float("inf"), dtype)
+    ordinary = build.add("Cast", [build.add("NotEqual", [x, infinity], T=dtype)],
+                         SrcT=types_pb2.DT_BOOL, DstT=dtype)
+    kind = build.add("SelectV2", [build.add("IsNan", [x], T=dtype), build.const(2.0, dtype),
+                                  ordinary], T=dtype)
+    row = build.add("Max", [kind, axes], T=dtype, Tidx=index_type, keep_dims=keep_dims)
+    only_infinity = build.add("SelectV2", [build.add("Equal", [row, build.const(0.0, dtype)],
+                                                     T=dtype), infinity, inner.name], T=dtype)
+    build.add("SelectV2", [build.add("Equal", [row, build.const(2.0, dtype)], T=dtype),
+                           build.const(float("nan"), dtype), only_infinity],
               name=node.name, T=dtype)
     return Lowered(build.nodes)
 

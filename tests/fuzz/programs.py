@@ -279,8 +279,29 @@ def input_arrays(program) -> list:
     return arrays
 
 
-def build(program):
-    """The Python function of the program: takes its input tensors, returns its outputs."""
+# Steps whose float result is not correctly rounded, or whose last bits depend on the order
+# of an accumulation: TF and OpenVINO may both be right and still differ by an ulp or two.
+INEXACT = frozenset({
+    "tanh", "sigmoid", "elu", "sqrt", "exp", "log", "sin", "cos", "softplus", "erf",
+    "reciprocal", "selu", "rsqrt", "log1p", "log_softmax", "softmax", "div", "atan2", "pow",
+    "squared_difference", "matmul", "reduce_sum", "reduce_mean", "reduce_prod", "cumsum",
+})
+# relative size of the noise `build(program, noise=...)` puts on an inexact step's result
+NOISE = {"float32": 2.0 ** -21, "float16": 2.0 ** -9, "bfloat16": 2.0 ** -6}
+# Ops whose zero result has no fixed sign: TF's relu(-0) is +0 in its vector loop and -0 in
+# its scalar tail (so it depends on the tensor's size and the CPU), and max/min/clip of +0
+# and -0 return whichever operand the kernel looks at first.
+SIGN_OF_ZERO_FREE = frozenset({"relu", "relu6", "maximum", "minimum", "clip", "reduce_max",
+                               "reduce_min"})
+
+
+def build(program, noise=None):
+    """The Python function of the program: takes its input tensors, returns its outputs.
+    With `noise` (an int seed), the result of every inexact op (`INEXACT`, inside control-flow
+    bodies too) is multiplied by 1 + u*eps, u uniform in [-1, 1] per element, eps a few ulps
+    of its dtype (`NOISE`), and a zero from an op that leaves its sign free (`SIGN_OF_ZERO_FREE`)
+    gets a random sign: the program as another correct implementation might compute it (`fuzz.runner` uses it to tell an
+    ill-conditioned program from a wrong answer)."""
     import tensorflow as tf
 
     unary = {
@@ -302,9 +323,21 @@ def build(program):
     reduce = {"sum": tf.reduce_sum, "mean": tf.reduce_mean, "max": tf.reduce_max,
               "min": tf.reduce_min, "prod": tf.reduce_prod}
 
+    tags = iter(range(1 << 30))   # a distinct noise stream for each perturbed op
+
+    def jitter(y, name):
+        if noise is None or not y.dtype.is_floating or \
+                name not in INEXACT | SIGN_OF_ZERO_FREE:
+            return y
+        u = tf.random.stateless_uniform(tf.shape(y), seed=[noise, next(tags)], minval=-1.0,
+                                        maxval=1.0)
+        if name in SIGN_OF_ZERO_FREE:
+            return tf.where(tf.logical_and(tf.equal(y, 0), u < 0), -y, y)
+        return y * tf.cast(1.0 + u * NOISE[y.dtype.name], y.dtype)
+
     def chain(names, x):
         for name in names:
-            x = unary[name](x)
+            x = jitter(unary[name](x), name)
         return x
 
     def run(*tensors):
@@ -373,7 +406,7 @@ def build(program):
                 y = tf.scan(lambda acc, row: chain(step["body"], acc + row), x)
             else:
                 raise ValueError(f"unknown step {op!r}")
-            v.append(y)
+            v.append(jitter(y, op))
         return [v[k] for k in program["outputs"]]
 
     return run
