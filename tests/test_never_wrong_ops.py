@@ -179,7 +179,9 @@ def test_fused_batch_norm_of_constants(dtype, reports, grappler_options):
     assert [a.shape for a in actual[3:]] == [e.shape for e in expected[3:]]
 
 
-_CONSTANT_NMS = """
+# A fresh process's start for graph-mode cases: TF1 sessions whose `config` keeps TF's
+# constant folding off, so constant-only graphs reach ovtf as TF's own kernel tests build them.
+_TF1_SESSION = """
 import json
 import numpy as np
 import tensorflow as tf
@@ -191,6 +193,9 @@ ovtf.disable_dynamic_fallback()
 ovtf.set_min_cluster_size(1)
 config = config_pb2.ConfigProto()
 config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+"""
+
+_CONSTANT_NMS = _TF1_SESSION + """
 boxes = [[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11], [0, 100, 1, 101]]
 out = []
 for dtype in (np.float16, np.float32):
@@ -360,18 +365,7 @@ def test_scalar_tile_and_empty_block_shape_do_not_crash(fresh_process):
         assert not any(inside for inside, _ in result["placement"]), (name, result)
 
 
-_DILATED = """
-import json
-import numpy as np
-import tensorflow as tf
-import ovtf
-from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
-
-tf.compat.v1.disable_eager_execution()
-ovtf.disable_dynamic_fallback()
-ovtf.set_min_cluster_size(1)
-config = config_pb2.ConfigProto()
-config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+_DILATED = _TF1_SESSION + """
 out = []
 for dilations, padding, shape in (([2, 1], "VALID", (1, 4, 4, 1)), ([2, 2], "SAME", (1, 4, 4, 1)),
                                   ([1, 2], "VALID", (1, 3, 4, 2))):
