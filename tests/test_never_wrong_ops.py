@@ -197,8 +197,13 @@ config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.Rewr
 
 _CONSTANT_NMS = _TF1_SESSION + """
 boxes = [[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11], [0, 100, 1, 101]]
+from ovtf import placement_log
+reports = []
+record = placement_log.record
+placement_log.record = lambda report: (reports.append(report), record(report))
 out = []
 for dtype in (np.float16, np.float32):
+    reports.clear()
     graph = tf.Graph()
     with graph.as_default():
         raw = tf.raw_ops
@@ -214,7 +219,10 @@ for dtype in (np.float16, np.float32):
         with tf.compat.v1.Session(config=config) as session:
             values = session.run([picked, picked_fed], {fed: [0.9, 0.75, 0.6, 0.95, 0.3]})
     out.append({"values": [v.tolist() for v in values], "device": ovtf.stats()["device_executions"],
-                "fallbacks": ovtf.stats()["fallbacks"]})
+                "fallbacks": ovtf.stats()["fallbacks"],
+                "placement": sorted({(p.cluster is not None, p.reason if p.cluster is None else "")
+                                     for r in reports for p in r.placement.values()
+                                     if p.op == "NonMaxSuppressionV2"})})
 print(json.dumps(out))
 """
 
@@ -226,6 +234,9 @@ def test_non_max_suppression_of_constants(fresh_process):
     for result in fresh_process(_CONSTANT_NMS, timeout=240):
         assert result["values"] == [[3, 0, 4], [3, 0, 4]], result
         assert result["device"] >= 1 and result["fallbacks"] == 0, result
+        # the constant one in TF with its reason, the fed one in a cluster
+        assert [False, "SHAPE"] in result["placement"], result
+        assert [True, ""] in result["placement"], result
 
 
 # --- int64 beyond 2^31, and gather indices: kept in TF unless provably in range -------------
