@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
                                check_data_format, check_padding, declare, first_problem,
-                               lower_relu, table)
+                               nan_keeping_relu, table)
 
 _BEFORE = frozenset(table())
 
@@ -46,9 +46,25 @@ def _lower_softmax(node, nodes):
 
 
 declare("Softmax", lower=_lower_softmax, T=FLOATS)
+
+
+def _lower_relu(node, nodes):
+    """A float Relu is Abs(Maximum(0, x)), a Relu6 Minimum(6, Abs(Maximum(0, x))): a NaN comes
+    out NaN, as in TF, where OpenVINO's Relu and Clamp give 0 (`nan_keeping_relu`)."""
+    dtype = node.attr["T"].type
+    if dtype not in FLOATS:
+        return None
+    data = [name for name in node.input if not name.startswith("^")]
+    build = NodeBuilder(node)
+    nan_keeping_relu(lambda op, inputs, name: build.add(op, inputs, name=name, T=dtype),
+                     lambda value: build.const(value, dtype), data[0],
+                     six=node.op == "Relu6", name=node.name)
+    return Lowered(build.nodes)
+
+
 # fused_ops rewrites a fused Relu/Relu6 the same way
-declare("Relu", lower=lower_relu, T=FLOATS)
-declare("Relu6", lower=lower_relu, T=FLOATS)
+declare("Relu", lower=_lower_relu, T=FLOATS)
+declare("Relu6", lower=_lower_relu, T=FLOATS)
 
 
 def _lower_log_softmax(node, nodes):
@@ -118,8 +134,9 @@ def _pool3d(node):
 
 def _lower_batch_norm_outputs(node, nodes):
     """The frontend (2026.4) converts an inference FusedBatchNorm to 3 outputs (y, mean,
-    variance: the statistics passed through); here outputs 1 and 2 come from the inputs, and 3.. (reserve spaces, read only by the
-    gradient; TF's inference kernel leaves them uninitialized) get zeros of TF's shapes:
+    variance: the statistics passed through); here outputs 1 and 2 come from the inputs, and
+    outputs 3.. (reserve spaces, read only by the gradient; TF's inference kernel leaves them
+    uninitialized) get zeros of TF's shapes:
     [C] for reserve_space_1/2, a scalar for V3's reserve_space_3 ("frontend produced 3
     outputs for 6" otherwise, whenever a graph reads them)."""
     build = NodeBuilder(node)

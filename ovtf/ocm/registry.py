@@ -223,7 +223,6 @@ class NodeBuilder:
 # select the NaN back; every other element is OpenVINO's own result (infinities and signed
 # zeros were measured equal), so the result is exact.
 #
-#
 # Relu and Relu6 (also fused into a conv/matmul) are rewritten instead: the guard measured 4.5x
 # slower on MobileNetV2 batch 1 f32 (18 -> 86 ms; between the model's convolutions it costs
 # OpenVINO more than its own work). `nan_keeping_relu` costs 1.1x on a conv stack.
@@ -241,31 +240,15 @@ def nan_keeping_relu(add, const, x: str, six: bool, name=None) -> str:
     the *second* operand when either is NaN, so the constant goes first; the Abs between them
     keeps ClampFusion from merging Maximum and Minimum into a Clamp, which drops NaN. Abs also
     makes relu(-0) +0 (TF's own sign there depends on the element's position: +0 from its
-    vector loop, -0 from its scalar tail and in f16/bf16). `add(op,
-    inputs, name)` appends a node of the activation's type; `const(value)` a constant of it."""
+    vector loop, -0 from its scalar tail and in f16/bf16). `add(op, inputs, name)` appends a
+    node of the activation's type; `const(value)` a constant of it."""
     result = add("Abs", [add("Maximum", [const(0.0), x], None)], None if six else name)
     return add("Minimum", [const(6.0), result], name) if six else result
 
 
-def lower_relu(node, nodes):
-    """A float Relu is Abs(Maximum(0, x)), a Relu6 Minimum(6, Abs(Maximum(0, x))): a NaN comes
-    out NaN, as in TF, where OpenVINO's Relu and Clamp give 0 (`nan_keeping_relu`)."""
-    dtype = node.attr["T"].type
-    if dtype not in FLOATS:
-        return None
-    data = [name for name in node.input if not name.startswith("^")]
-    build = NodeBuilder(node)
-    nan_keeping_relu(lambda op, inputs, name: build.add(op, inputs, name=name, T=dtype),
-                     lambda value: build.const(value, dtype), data[0],
-                     six=node.op == "Relu6", name=node.name)
-    return Lowered(build.nodes)
-
-
-
-
 def nan_keeping_lowering(op_name: str, inputs_checked: int):
     """A `lower` for an element-wise op whose first `inputs_checked` data inputs each pass a NaN
-    through to the result (Relu: 1, Maximum/Minimum: 2); integer types are left as they are."""
+    through to the result (Exp: 1, Maximum/Minimum: 2); integer types are left as they are."""
     def lower(node, nodes):
         dtype = node.attr["T"].type
         if dtype not in FLOATS:
