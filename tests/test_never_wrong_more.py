@@ -88,3 +88,37 @@ def test_int32_comparisons_exact_on_the_device(op, reports, grappler_options):
     a, b = (t.ravel() for t in np.meshgrid(values, values))
     _on_device(lambda x, y: getattr(tf.raw_ops, op)(x=x * 1, y=y * 1), (a, b), op, reports,
                grappler_options)
+
+
+# --- Log1p and Expm1 near 0 (fuzzer seed 400092) ----------------------------------------------
+
+_NEAR_ZERO = np.array([-0.0, 0.0, 1e-8, -1e-30, 3e-5, -3e-5, 1e-3, -0.5, 0.7, -1.0, -2.0, 20.0,
+                       88.8, 1e30, np.inf, -np.inf, np.nan], np.float32)
+
+
+@pytest.mark.parametrize("op", ["Log1p", "Expm1"])
+def test_log1p_expm1_keep_small_values(op, reports, grappler_options):
+    """The frontend computed log1p as log(1 + x) and expm1 as exp(x) - 1: every x below an ulp
+    of 1 came out 0 (log1p(1e-8), TF 1e-8), 3e-5 was 1.3e-3 off relatively, -0 lost its sign
+    (atan2 downstream then gave 0 for pi) and expm1(NaN) was +inf. Relative, not absolute,
+    agreement is asserted, signs of zeros included."""
+    fn = getattr(tf.raw_ops, op)
+    actual, expected = _on_device(lambda v: fn(x=tf.raw_ops.Neg(x=tf.raw_ops.Neg(x=v))),
+                                  (_NEAR_ZERO,), op, reports, grappler_options)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(actual[0], expected[0], rtol=1e-6, atol=0, equal_nan=True)
+    np.testing.assert_array_equal(np.signbit(actual[0]), np.signbit(expected[0]))
+
+
+@pytest.mark.parametrize("op", ["Elu", "Selu"])
+def test_elu_selu_keep_the_sign_of_zero(op, reports, grappler_options):
+    """TF's elu(-0) is -0 (a zero input is returned as it is); OpenVINO's was +0, so
+    atan2(elu(x), elu(x)) gave 0 where TF gives -pi (the fuzzer's seed 400399)."""
+    fn = getattr(tf.raw_ops, op)
+    x = np.array([-0.0, 0.0, -1e-3, 0.5, -20.0, np.nan, -np.inf, np.inf], np.float32)
+
+    def program(v):
+        y = fn(features=tf.raw_ops.Neg(x=tf.raw_ops.Neg(x=v)))
+        return y, tf.raw_ops.Atan2(y=y, x=y)
+    actual, expected = _on_device(program, (x,), op, reports, grappler_options)
+    np.testing.assert_array_equal(np.signbit(actual[0]), np.signbit(expected[0]))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 from ovtf.ocm.registry import (FLOATS, Lowered, capability, check_data_format, first_problem,
-                               nan_keeping_relu)
+                               nan_keeping_relu, zero_keeping)
 
 # op type -> the public op its "main" computation is, before the fused tail
 _CONV_LIKE = {
@@ -120,7 +120,11 @@ class _Builder:
             # their own registry lowering: nodes made by a split are not lowered again
             return nan_keeping_relu(lambda op, inputs, name: self.add(op, inputs), self.const, x,
                                     six=kind == "Relu6")
-        if kind in ("Elu", "Tanh", "Sigmoid"):
+        if kind == "Elu":
+            # as the registry's own Elu lowering
+            return zero_keeping(lambda op, inputs, name: self.add(op, inputs), self.const, x,
+                                self.add(kind, [x]))
+        if kind in ("Tanh", "Sigmoid"):
             return self.add(kind, [x])
         if kind == "LeakyRelu":
             alpha = self.node.attr["leakyrelu_alpha"].f

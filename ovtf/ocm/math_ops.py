@@ -33,7 +33,8 @@ import logging
 from tensorflow.core.framework import attr_value_pb2, types_pb2
 
 from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered,
-                               NodeBuilder, capability, declare, get, nan_keeping_lowering, table)
+                               NodeBuilder, capability, declare, get, keep_nan, nan_keeping_lowering,
+                               table)
 
 _BEFORE = frozenset(table())
 
@@ -101,8 +102,48 @@ def _lower_fusion_barrier(node, nodes):
 
 # Unary float functions: OpenVINO has a matching opset op for each.
 declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Erfc",
-        "Floor", "Log", "Log1p", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
+        "Floor", "Log", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
         "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", T=FLOATS)
+def _lower_log1p(node, nodes):
+    """The frontend (2026.4) converts Log1p to Log(1 + x), which loses every x below an ulp of
+    1: log1p(1e-8) was 0 (TF 1e-8), log1p(3e-5) 1.3e-3 off relatively, log1p(-0) +0. Goldberg's
+    form is accurate to a few ulps: with u = 1 + x and d = u - 1, x where d is 0, log(u) where
+    d is x (u exact: also +-inf, -1 and below), else log(u) * (x / d)."""
+    dtype = node.attr["T"].type
+    build = NodeBuilder(node)
+    x = [name for name in node.input if not name.startswith("^")][0]
+    add = lambda op, inputs, name=None: build.add(op, inputs, name=name, T=dtype)  # noqa: E731
+    u = add("AddV2", [x, build.const(1.0, dtype)])
+    d = add("Sub", [u, build.const(1.0, dtype)])
+    log_u = add("Log", [u])
+    general = add("Mul", [log_u, add("RealDiv", [x, d])])
+    exact = add("SelectV2", [add("Equal", [d, x]), log_u, general])
+    add("SelectV2", [add("Equal", [d, build.const(0.0, dtype)]), x, exact], name=node.name)
+    return Lowered(build.nodes)
+
+
+def _lower_expm1(node, nodes):
+    """The frontend (2026.4) converts Expm1 to Exp(x) - 1: expm1(1e-8) was 0 (TF 1e-8),
+    expm1(3e-5) 1.3e-3 off relatively, expm1(NaN) +inf. Kahan's form is accurate to a few
+    ulps: with u = exp(x), x where u is 1, -1 where u - 1 is, u where u is +inf, else
+    (u - 1) * x / log(u); a NaN passes through (registry.keep_nan)."""
+    dtype = node.attr["T"].type
+    build = NodeBuilder(node)
+    x = [name for name in node.input if not name.startswith("^")][0]
+    add = lambda op, inputs, name=None: build.add(op, inputs, name=name, T=dtype)  # noqa: E731
+    u = add("Exp", [x])
+    u_minus_1 = add("Sub", [u, build.const(1.0, dtype)])
+    general = add("RealDiv", [add("Mul", [u_minus_1, x]), add("Log", [u])])
+    result = add("SelectV2", [add("IsInf", [u]), u, general])
+    result = add("SelectV2", [add("Equal", [u_minus_1, build.const(-1.0, dtype)]),
+                              build.const(-1.0, dtype), result])
+    result = add("SelectV2", [add("Equal", [u, build.const(1.0, dtype)]), x, result])
+    keep_nan(add, x, result, dtype, name=node.name)
+    return Lowered(build.nodes)
+
+
+declare("Log1p", lower=_lower_log1p, T=FLOATS)
+declare("Expm1", lower=_lower_expm1, T=FLOATS)
 # OpenVINO's CPU Exp (2026.4) gives +inf for NaN (TF: NaN), and a sum over it then +inf.
 declare("Exp", lower=nan_keeping_lowering("Exp", 1), T=FLOATS)
 # Unary functions that are also defined on integers.
@@ -342,7 +383,7 @@ declare("Range", static_inputs=(0, 1, 2), per_value=True, Tidx=NUMERIC)
 
 # --- issue 12: more element-wise math, each checked against TF in tests/test_ops.py ----------
 
-declare("Expm1", "Rint", "Inv", T=FLOATS)
+declare("Rint", "Inv", T=FLOATS)
 declare("Xlogy", "Xdivy", "Xlog1py", "MulNoNan", T=FLOATS)
 declare("TruncateDiv", lower=_exact_multiple_div("Mod"), T=WIDE_NUMERIC)
 

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
                                check_data_format, check_padding, declare, first_problem,
-                               nan_keeping_relu, table)
+                               nan_keeping_relu, table, zero_keeping)
 
 _BEFORE = frozenset(table())
 
-declare("Elu", "Selu", T=FLOATS)
+
+def _lower_elu(node, nodes):
+    """Elu/Selu keep a zero input's sign, as TF's do (`registry.zero_keeping`)."""
+    dtype = node.attr["T"].type
+    data = [name for name in node.input if not name.startswith("^")]
+    build = NodeBuilder(node)
+    inner = build.add(node.op, data, T=dtype)
+    zero_keeping(lambda op, inputs, name: build.add(op, inputs, name=name, T=dtype),
+                 lambda value: build.const(value, dtype), data[0], inner, name=node.name)
+    return Lowered(build.nodes)
+
+
+declare("Elu", "Selu", lower=_lower_elu, T=FLOATS)
 
 
 def _nan_rows(build, x, dtype):

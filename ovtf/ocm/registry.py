@@ -246,6 +246,13 @@ def nan_keeping_relu(add, const, x: str, six: bool, name=None) -> str:
     return add("Minimum", [const(6.0), result], name) if six else result
 
 
+def zero_keeping(add, const, x: str, result: str, name=None) -> str:
+    """SelectV2(x == 0, x, result): TF's Elu/Selu return a zero input as it is (elu(-0) is -0);
+    OpenVINO's give +0, and atan2 or a division downstream then tells them apart (the
+    fuzzer's seed 400399). `add`/`const` as for `nan_keeping_relu`."""
+    return add("SelectV2", [add("Equal", [x, const(0.0)], None), x, result], name)
+
+
 def nan_keeping_lowering(op_name: str, inputs_checked: int):
     """A `lower` for an element-wise op whose first `inputs_checked` data inputs each pass a NaN
     through to the result (Exp: 1, Maximum/Minimum: 2); integer types are left as they are."""
