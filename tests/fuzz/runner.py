@@ -72,7 +72,7 @@ def _agree(a, b):
 def ill_conditioned(stock, ovtf_result, noisy) -> bool:
     """Whether every element where ovtf differs from stock is one that stock TF moves on
     too under ulp noise (`noisy`: results of `programs.build(noise=...)`), and ovtf's value
-    there is one a noisy run gave, or lies between the noisy runs' values."""
+    there is one a noisy run gave, or lies between the noisy runs' values (finite ones)."""
     import numpy as np
 
     if stock[0] != "values" or ovtf_result[0] != "values" or not noisy:
@@ -94,10 +94,11 @@ def ill_conditioned(stock, ovtf_result, noisy) -> bool:
             moved |= ~_agree(a, r)
             matched |= _agree(b, r)
         if a.dtype.kind == "f":
+            # between finite values only: 0 and inf from noisy runs explain nothing between
             with np.errstate(invalid="ignore"):
                 stacked = np.stack([r.astype(np.float64) for r in runs])
                 low, high = stacked.min(axis=0), stacked.max(axis=0)
-                matched |= (b >= low) & (b <= high)
+                matched |= (b >= low) & (b <= high) & np.isfinite(low) & np.isfinite(high)
         if not (moved[differ].all() and matched[differ].all()):
             return False
     return True
