@@ -110,6 +110,17 @@ def test_log1p_expm1_keep_small_values(op, reports, grappler_options):
     np.testing.assert_array_equal(np.signbit(actual[0]), np.signbit(expected[0]))
 
 
+def test_xlog1py_keeps_small_values(reports, grappler_options):
+    """xlog1py(2, 1e-8) was 0 (TF 2e-8): the frontend's log(1 + y), as for Log1p; 0 where x
+    is 0 whatever y is."""
+    x = np.array([2.0, 2.0, -3.0, 2.0, 0.0, 0.0, 0.0, 3.0], np.float32)
+    y = np.array([1e-8, 3e-5, -1e-20, -0.5, 0.0, -1.0, np.nan, np.inf], np.float32)
+    actual, expected = _on_device(
+        lambda a, b: tf.raw_ops.Xlog1py(x=tf.raw_ops.Neg(x=tf.raw_ops.Neg(x=a)), y=b),
+        (x, y), "Xlog1py", reports, grappler_options)
+    np.testing.assert_allclose(actual[0], expected[0], rtol=1e-6, atol=0, equal_nan=True)
+
+
 @pytest.mark.parametrize("op", ["Elu", "Selu"])
 def test_elu_selu_keep_the_sign_of_zero(op, reports, grappler_options):
     """TF's elu(-0) is -0 (a zero input is returned as it is); OpenVINO's was +0, so

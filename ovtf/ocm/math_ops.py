@@ -104,21 +104,41 @@ def _lower_fusion_barrier(node, nodes):
 declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Erfc",
         "Floor", "Log", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
         "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", T=FLOATS)
-def _lower_log1p(node, nodes):
-    """The frontend (2026.4) converts Log1p to Log(1 + x), which loses every x below an ulp of
-    1: log1p(1e-8) was 0 (TF 1e-8), log1p(3e-5) 1.3e-3 off relatively, log1p(-0) +0. Goldberg's
-    form is accurate to a few ulps: with u = 1 + x and d = u - 1, x where d is 0, log(u) where
-    d is x (u exact: also +-inf, -1 and below), else log(u) * (x / d)."""
-    dtype = node.attr["T"].type
-    build = NodeBuilder(node)
-    x = [name for name in node.input if not name.startswith("^")][0]
-    add = lambda op, inputs, name=None: build.add(op, inputs, name=name, T=dtype)  # noqa: E731
-    u = add("AddV2", [x, build.const(1.0, dtype)])
-    d = add("Sub", [u, build.const(1.0, dtype)])
+def _log1p(add, const, x: str, name=None) -> str:
+    """log1p(x) in Goldberg's form, accurate to a few ulps: with u = 1 + x and d = u - 1, x
+    where d is 0, log(u) where d is x (u exact: also +-inf, -1 and below), else
+    log(u) * (x / d). `add(op, inputs, name=None)` appends a node of x's type."""
+    u = add("AddV2", [x, const(1.0)])
+    d = add("Sub", [u, const(1.0)])
     log_u = add("Log", [u])
     general = add("Mul", [log_u, add("RealDiv", [x, d])])
     exact = add("SelectV2", [add("Equal", [d, x]), log_u, general])
-    add("SelectV2", [add("Equal", [d, build.const(0.0, dtype)]), x, exact], name=node.name)
+    return add("SelectV2", [add("Equal", [d, const(0.0)]), x, exact], name=name)
+
+
+def _lower_log1p(node, nodes):
+    """The frontend (2026.4) converts Log1p to Log(1 + x), which loses every x below an ulp of
+    1: log1p(1e-8) was 0 (TF 1e-8), log1p(3e-5) 1.3e-3 off relatively, log1p(-0) +0
+    (`_log1p` instead)."""
+    dtype = node.attr["T"].type
+    build = NodeBuilder(node)
+    x = [name for name in node.input if not name.startswith("^")][0]
+    _log1p(lambda op, inputs, name=None: build.add(op, inputs, name=name, T=dtype),
+           lambda value: build.const(value, dtype), x, name=node.name)
+    return Lowered(build.nodes)
+
+
+def _lower_xlog1py(node, nodes):
+    """Xlog1py is 0 where x is 0, else x * log1p(y): the frontend's log(1 + y) lost small y
+    as Log1p's did (xlog1py(2, 1e-8) was 0, TF 2e-8), so `_log1p` instead."""
+    dtype = node.attr["T"].type
+    build = NodeBuilder(node)
+    x, y = [name for name in node.input if not name.startswith("^")][:2]
+    add = lambda op, inputs, name=None: build.add(op, inputs, name=name, T=dtype)  # noqa: E731
+    const = lambda value: build.const(value, dtype)  # noqa: E731
+    zero = const(0.0)
+    add("SelectV2", [add("Equal", [x, zero]), zero, add("Mul", [x, _log1p(add, const, y)])],
+        name=node.name)
     return Lowered(build.nodes)
 
 
@@ -384,7 +404,8 @@ declare("Range", static_inputs=(0, 1, 2), per_value=True, Tidx=NUMERIC)
 # --- issue 12: more element-wise math, each checked against TF in tests/test_ops.py ----------
 
 declare("Rint", "Inv", T=FLOATS)
-declare("Xlogy", "Xdivy", "Xlog1py", "MulNoNan", T=FLOATS)
+declare("Xlogy", "Xdivy", "MulNoNan", T=FLOATS)
+declare("Xlog1py", lower=_lower_xlog1py, T=FLOATS)
 declare("TruncateDiv", lower=_exact_multiple_div("Mod"), T=WIDE_NUMERIC)
 
 
