@@ -5,9 +5,11 @@ relative-position buckets (an integer computed from log / divide / multiply and 
 exact in OpenVINO: `test_relative_position_buckets_exact` checks every bucket for thousands
 of relative positions, computed at run time and constant-folded. The actual cause is the
 CPU plugin's linear-op fusion folding an attention mask's -1e9 into the (constant) position
-bias (`ovtf.ocm.math_ops` explains it); `test_t5_attention_with_mask_matches_tf` is the
+bias (`ovtf.ocm.linear_fusion` explains it); `test_t5_attention_with_mask_matches_tf` is the
 T5-style block, `test_openvino_alone_still_folds_the_mask` notices when OpenVINO stops
-doing that (then the barrier in math_ops can go).
+doing that (then the barrier can go). The same barrier keeps any constant chain in TF's
+order: `test_constant_chain_rounds_as_tf_computes_it` is TF's own gradient check of
+`1.1 * (x * y)` (`cwise_ops_binary_test.testFloatBasic`).
 """
 
 from __future__ import annotations
@@ -141,10 +143,8 @@ def test_mask_pattern_small_graph_matches_tf(spelling, reports, grappler_options
                reports, grappler_options)
 
 
-def test_barrier_only_where_a_large_offset_is_made():
-    from tensorflow.python.framework import tensor_util
-
-    from ovtf.ocm import math_ops
+def test_barrier_only_where_a_fusion_would_regroup_constants():
+    from ovtf.ocm import linear_fusion
     graph = tf.Graph()
     with graph.as_default():
         x = tf.compat.v1.placeholder(tf.float32, [3], name="x")
@@ -154,15 +154,64 @@ def test_barrier_only_where_a_large_offset_is_made():
         raw.AddV2(x=x, y=-1e4, name="big_offset")
         raw.AddV2(x=x, y=tf.constant([0.0, -1e9, 0.0]), name="mixed_offsets")
         raw.Mul(x=tf.cast(x, tf.int32) - 1, y=100000, name="integer")
+        raw.Mul(x=1.1, y=raw.Mul(x=x, y=tf.constant([2.0, 3.0, 4.0])), name="chain")
+        raw.AddV2(x=raw.Mul(x=x, y=2.0), y=3.0, name="multiply_add")   # already canonical
+        raw.Mul(x=raw.Mul(x=x, y=x), y=3.0, name="no_inner_constant")
     nodes = {node.name: node for node in graph.as_graph_def().node}
-    lowered = {name: math_ops._lower_fusion_barrier(nodes[name], nodes)
-               for name in ("mask", "small_factor", "no_offset", "big_offset", "mixed_offsets",
-                            "integer")}
-    assert {name for name, result in lowered.items() if result is not None} == {"mask", "big_offset"}
-    inner, barrier = lowered["mask"].nodes
-    assert barrier.name == "mask" and barrier.op == "Minimum"
-    assert list(barrier.input) == [inner.name, inner.name] and inner.op == "Mul"
-    assert tensor_util is not None
+    names = ("mask", "small_factor", "no_offset", "big_offset", "mixed_offsets", "integer",
+             "chain", "multiply_add", "no_inner_constant")
+    lowered = {name: linear_fusion.lower_fusion_barrier(nodes[name], nodes) for name in names}
+    assert {name for name, result in lowered.items() if result is not None} == {
+        "mask", "small_factor", "big_offset", "chain"}
+    # a large offset: a barrier after the node (whatever reads it)
+    inner, barrier = lowered["big_offset"].nodes
+    assert barrier.name == "big_offset" and barrier.op == "Minimum"
+    assert list(barrier.input) == [inner.name, inner.name] and inner.op == "AddV2"
+    # a chain: the inner op read through a barrier, the node keeps its name
+    guard, chain = lowered["chain"].nodes
+    assert guard.op == "Minimum" and list(guard.input) == [nodes["chain"].input[1]] * 2
+    assert chain.name == "chain" and list(chain.input) == [nodes["chain"].input[0], guard.name]
+    # both at once
+    assert [node.op for node in lowered["mask"].nodes] == ["Minimum", "Mul", "Minimum"]
+
+
+_CONSTANT_CHAIN = """
+import json
+import numpy as np
+import tensorflow as tf
+import ovtf
+from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+
+tf.compat.v1.disable_eager_execution()
+ovtf.disable_dynamic_fallback()
+ovtf.set_min_cluster_size(1)
+config = config_pb2.ConfigProto()
+config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+x = np.linspace(-5, 20, 15).reshape(1, 3, 5).astype(np.float32)
+y = np.linspace(20, -5, 15).reshape(1, 3, 5).astype(np.float32)
+graph = tf.Graph()
+with graph.as_default():
+    fed = tf.constant(x)
+    out = 1.1 * (fed * tf.constant(y))
+    with tf.compat.v1.Session(config=config) as session:
+        values = [session.run(out, {fed: x + step}).tolist() for step in (0.0, 1e-3, -1e-3)]
+print(json.dumps({"values": values, "device": ovtf.stats()["device_executions"]}))
+"""
+
+
+def test_constant_chain_rounds_as_tf_computes_it(fresh_process):
+    """TF's gradient check of Mul (`testFloatBasic`) runs its sessions with grappler's constant
+    folding off, so TF computes 1.1 * (x * y) in that order; OpenVINO regrouped it as
+    x * (1.1 * y), and the finite difference magnified the ulp past the test's tolerance."""
+    x = np.linspace(-5, 20, 15).reshape(1, 3, 5).astype(np.float32)
+    y = np.linspace(20, -5, 15).reshape(1, 3, 5).astype(np.float32)
+    tf_order = [np.float32(1.1) * ((x + np.float32(step)) * y) for step in (0.0, 1e-3, -1e-3)]
+    regrouped = [(x + np.float32(step)) * (np.float32(1.1) * y) for step in (0.0, 1e-3, -1e-3)]
+    assert any(np.any(a != b) for a, b in zip(tf_order, regrouped))  # the test can fail
+    result = fresh_process(_CONSTANT_CHAIN)
+    assert result["device"] == 3
+    for got, expected in zip(result["values"], tf_order):
+        np.testing.assert_array_equal(np.asarray(got, np.float32), expected)
 
 
 def test_openvino_alone_still_folds_the_mask():

@@ -1,29 +1,7 @@
 """Capabilities of element-wise math, comparisons, reductions and matrix products.
 
-Large additive masks (issue 12, the keras_hub T5 error). OpenVINO's CPU plugin runs its
-linear-op fusions at compile time (`LinOpSequenceFusion`: `AddMultiplyFusion` turns
-(x + a) * b into x * b + a * b, `AddAddFusion` turns (x + a) + b into x + (a + b), with
-Subtract(1, m) first rewritten as m * -1 + 1). On an attention mask that moves the mask's
-huge constant next to any other constant it meets and folds the two in f32:
-
-    bias + (1 - m) * -1e9   ->   m * 1e9 + (bias - 1e9)     (bias: a Constant)
-
-TensorFlow computes (1 - 1) * -1e9 = 0 exactly and adds the bias; OpenVINO's folded
-constant bias - 1e9 is -1e9 for every |bias| < 32 (the f32 ulp of 1e9 is 64), so the bias
-is lost wherever the mask is open. In a T5 model the relative-position bias becomes exactly
-such a Constant once the importer gives the cluster static shapes (its value depends only
-on the sequence length), hence 5.6e-4 relative error on a keras_hub T5Backbone -- the
-relative-position *buckets* themselves were measured exact (every bucket for 2x1100
-positions, num_buckets 8..128, max_distance 16..1000, computed at run time and constant-
-folded). Measured on a small graph: error 3.07 (the whole bias) without the barrier below,
-0 with it.
-
-The fix is a pre-lowering rewrite (`lower`) on the ops that create such an offset: a float
-Mul by a constant whose every entry is at least `LARGE_CONSTANT` in magnitude, applied to
-an Add/AddV2/Sub with a constant operand, and a float Add/AddV2/Sub of such a constant.
-The node's result goes through Minimum(y, y) -- exact for every value including NaN, -0
-and infinities -- which OpenVINO keeps and fuses into the same eltwise kernel, but which
-its linear-op fusions cannot see through. Graphs without such constants are unchanged.
+Add/AddV2/Sub/Mul go through `ovtf.ocm.linear_fusion`'s barriers (OpenVINO's linear-op fusions
+regroup constants TensorFlow keeps apart); the other lowerings say why beside their op.
 """
 
 from __future__ import annotations
@@ -32,6 +10,7 @@ import logging
 
 from tensorflow.core.framework import attr_value_pb2, types_pb2
 
+from ovtf.ocm.linear_fusion import lower_fusion_barrier
 from ovtf.ocm.registry import (ALL_DENSE, FLOATS, INDEX, INTS, NUMERIC, WIDE_NUMERIC, Lowered,
                                NodeBuilder, capability, declare, get, keep_nan, nan_keeping_lowering,
                                table)
@@ -40,70 +19,12 @@ _BEFORE = frozenset(table())
 
 logger = logging.getLogger("ovtf")
 
-# Smallest constant magnitude treated as a mask offset: the f32 ulp at 1e3 is 6e-5, so
-# folding a smaller one into another constant costs less than ovtf's 1e-4 tolerance.
-LARGE_CONSTANT = 1e3
-_AFFINE = ("Add", "AddV2", "Sub", "BiasAdd")
-
-
-def _const_array(name, nodes):
-    """The value of a float Const feeding input `name`, or None."""
-    if name.startswith("^"):
-        return None
-    node = nodes.get(name.split(":")[0])
-    if node is None or node.op != "Const":
-        return None
-    from tensorflow.python.framework import tensor_util
-    import numpy as np
-    value = tensor_util.MakeNdarray(node.attr["value"].tensor)
-    return value if np.issubdtype(value.dtype, np.floating) or value.dtype.name == "bfloat16" else None
-
-
-def _uniformly_large(value) -> bool:
-    import numpy as np
-    if value is None or value.size == 0:
-        return False
-    magnitude = np.abs(value.astype(np.float64))
-    return bool(np.all(np.isfinite(magnitude)) and magnitude.min() >= LARGE_CONSTANT)
-
-
-def _creates_large_offset(node, nodes) -> bool:
-    data = [name for name in node.input if not name.startswith("^")]
-    if len(data) != 2 or "T" not in node.attr or node.attr["T"].type not in FLOATS:
-        return False
-    large = [_uniformly_large(_const_array(name, nodes)) for name in data]
-    if node.op in ("Add", "AddV2", "Sub"):
-        return any(large)
-    # Mul: a large factor on an affine value with a constant term
-    for factor_is_large, other in ((large[0], data[1]), (large[1], data[0])):
-        producer = nodes.get(other.split(":")[0])
-        if factor_is_large and producer is not None and producer.op in _AFFINE and any(
-                _const_array(name, nodes) is not None for name in producer.input):
-            return True
-    return False
-
-
-def _lower_fusion_barrier(node, nodes):
-    """A float op making a large constant offset (a mask's -1e9) gets an exact Minimum(y, y)
-    after it, so OpenVINO's linear-op fusion cannot fold that offset into another constant
-    (the T5 error; see the module docstring). Other nodes are left as they are."""
-    if not _creates_large_offset(node, nodes):
-        return None
-    from tensorflow.core.framework import node_def_pb2
-    inner = node_def_pb2.NodeDef()
-    inner.CopyFrom(node)
-    inner.name = f"{node.name}/_ovtf_before_barrier"
-    barrier = node_def_pb2.NodeDef(name=node.name, op="Minimum", device=node.device)
-    barrier.input.extend([inner.name, inner.name])
-    barrier.attr["T"].CopyFrom(node.attr["T"])
-    logger.debug("ovtf: %s %s adds a large constant offset: fusion barrier after it",
-                 node.op, node.name)
-    return Lowered([inner, barrier])
-
 # Unary float functions: OpenVINO has a matching opset op for each.
 declare("Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Erf", "Erfc",
         "Floor", "Log", "Reciprocal", "Round", "Rsqrt", "Sigmoid", "Sin",
         "Sinh", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh", T=FLOATS)
+
+
 def _log1p(add, const, x: str, name=None) -> str:
     """log1p(x) in Goldberg's form, accurate to a few ulps: with u = 1 + x and d = u - 1, x
     where d is 0, log(u) where d is x (u exact: also +-inf, -1 and below), else
@@ -173,7 +94,7 @@ declare("IsFinite", "IsInf", "IsNan", T=FLOATS)
 declare("LogicalNot")
 
 # Binary arithmetic (numpy-style broadcasting, like OpenVINO's).
-declare("Add", "AddV2", "Sub", "Mul", lower=_lower_fusion_barrier, T=WIDE_NUMERIC)
+declare("Add", "AddV2", "Sub", "Mul", lower=lower_fusion_barrier, T=WIDE_NUMERIC)
 declare("RealDiv", T=NUMERIC)
 # Float remainders stay in TF: OpenVINO's Mod/FloorMod of floats differ from C's fmod, on
 # which TF builds all three (measured 2026.4.1 on 14 edge values squared: 37-41 of 196
