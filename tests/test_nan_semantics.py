@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 import ovtf
+from ovtf.ocm.registry import tf_runs_onednn
 from test_ops import (PLAIN_GRAPPLER, _on_device, _run_function, assert_same,  # noqa: F401
                       grappler_options, reports)
 
@@ -124,7 +125,8 @@ def test_integer_max_min_relu_unchanged(reports, grappler_options):
 @pytest.mark.parametrize("activation", [tf.nn.relu, tf.nn.relu6], ids=["relu", "relu6"])
 def test_fused_conv_relu_keeps_nan(activation, reports, grappler_options):
     """Grappler's remapper fuses Conv2D+BiasAdd+Relu(6) into _FusedConv2D; its split gets the
-    same NaN-keeping rewrite (a NaN input pixel must give NaN outputs, not 0)."""
+    same NaN-keeping rewrite (a NaN input pixel gives NaN outputs, not 0), except where TF runs
+    the fused op with oneDNN, whose Relu post-op gives 0 for NaN as OpenVINO's Relu does."""
     rng = np.random.default_rng(23)
     x = rng.normal(size=(1, 5, 5, 2)).astype(np.float32)
     x[0, 2, 2, 1] = np.nan
@@ -142,7 +144,8 @@ def test_fused_conv_relu_keeps_nan(activation, reports, grappler_options):
     assert inside >= 1 and outside == 0, (inside, outside)
     stats = ovtf.stats()
     assert stats["device_executions"] >= 1 and stats["fallbacks"] == 0, stats
-    assert np.isnan(expected[0]).any()
+    # TF's oneDNN kernel (`registry.tf_runs_onednn`) turns NaN into 0 there; Eigen keeps it
+    assert np.isnan(expected[0]).any() != tf_runs_onednn()
     assert_same(actual, expected, 1e-4, "_FusedConv2D")
 
 
@@ -190,3 +193,56 @@ def test_softmax_rows_with_nan_or_inf_are_nan(op, reports, grappler_options):
     fn = getattr(raw, op)
     _on_device(lambda v: fn(logits=raw.Neg(x=raw.Neg(x=v))), (_SOFTMAX_ROWS,), op, reports,
                grappler_options)
+
+
+_SOFTMAX_IN_BOTH_KERNELS = """
+import json
+import numpy as np
+import tensorflow as tf
+import ovtf
+from ovtf.ocm import registry
+ovtf.disable_dynamic_fallback()
+ovtf.set_min_cluster_size(1)
+rows = np.array(ROWS, np.float32)
+function = lambda v: tf.nn.softmax(-(-v))
+ovtf.disable()
+expected = tf.function(function)(tf.constant(rows)).numpy()
+ovtf.enable()
+actual = tf.function(function)(tf.constant(rows)).numpy()
+print(json.dumps({"onednn": registry.tf_runs_onednn(), "device": ovtf.stats()["device_executions"],
+                  "same": bool(np.allclose(actual, expected, rtol=1e-5, equal_nan=True)),
+                  "expected": str(expected), "actual": str(actual)}))
+"""
+
+
+@pytest.mark.parametrize("onednn", ["0", "1"])
+def test_softmax_nan_rows_follow_tfs_kernel(onednn, fresh_process):
+    """TF's oneDNN Softmax (on by default on AVX-512 VNNI/BF16 and AMX CPUs) makes only the
+    elements where x - max is NaN NaN and the rest of such a row 0; its Eigen kernel makes the
+    whole row NaN. ovtf follows the kernel TF runs (the fuzzer's seeds 500031, 500116)."""
+    rows = [[1, 2, np.nan, 3], [np.nan, 1, 2, 3], [1, 2, 3, np.nan], [1, np.inf, 2, 3],
+            [-np.inf] * 4, [1, 2, 1e30, np.nan], [np.nan] * 4, [1, -np.inf, 2, 3],
+            [np.inf, np.inf, 1, 1], [0.5, -1, 2, 3]]
+    code = _SOFTMAX_IN_BOTH_KERNELS.replace("ROWS", repr(rows).replace("nan", "np.nan")
+                                            .replace("inf", "np.inf"))
+    result = fresh_process(code, env={"TF_ENABLE_ONEDNN_OPTS": onednn})
+    assert result["onednn"] == (onednn == "1")
+    assert result["device"] >= 1
+    assert result["same"], (result["expected"], result["actual"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("op", ["Greater", "GreaterEqual", "Less", "LessEqual"])
+def test_comparisons_with_nan_are_false(op, dtype, reports, grappler_options):
+    """OpenVINO's AVX-512 Greater/GreaterEqual were true for a NaN operand (`nan > 0.5`),
+    which flipped a cond's branch (the fuzzer's seeds 500210, 500227 and four more on an
+    AVX-512 EPYC; AVX2 kernels were right). Either operand, broadcast, constants too."""
+    fn = getattr(raw, op)
+    a = _edges(dtype)
+    b = tf.cast(tf.constant(np.roll(EDGES, 3)), dtype)
+
+    def program(x, y):
+        x = raw.Neg(x=x)
+        return (fn(x=x, y=y), fn(x=y, y=x), fn(x=x, y=tf.cast(0.5, dtype)),
+                fn(x=tf.cast(np.nan, dtype), y=x))
+    _on_device(program, (a, b), op, reports, grappler_options)

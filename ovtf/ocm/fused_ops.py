@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 from ovtf.ocm.registry import (FLOATS, Lowered, capability, check_data_format, first_problem,
-                               nan_keeping_relu, zero_keeping)
+                               nan_keeping_relu, tf_runs_onednn, zero_keeping)
 
 # op type -> the public op its "main" computation is, before the fused tail
 _CONV_LIKE = {
@@ -116,6 +116,10 @@ class _Builder:
 
     def activation(self, kind, x):
         from tensorflow.core.framework import attr_value_pb2
+        if kind in ("Relu", "Relu6") and tf_runs_onednn():
+            # TF's oneDNN kernel applies them as a post-op that turns NaN into 0, as
+            # OpenVINO's own Relu/Relu6 do (measured TF 2.21 on an AVX-512 BF16 EPYC)
+            return self.add(kind, [x])
         if kind in ("Relu", "Relu6"):
             # their own registry lowering: nodes made by a split are not lowered again
             return nan_keeping_relu(lambda op, inputs, name: self.add(op, inputs), self.const, x,

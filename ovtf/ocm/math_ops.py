@@ -177,9 +177,24 @@ def _lower_wide_int_comparison(node, nodes):
     return Lowered(build.nodes)
 
 
+def _lower_comparison(node, nodes):
+    """Integers: `_lower_wide_int_comparison`. Floats: OpenVINO's CPU Greater/GreaterEqual
+    (2026.4, AVX-512 kernels) are true for a NaN operand (`greater(nan, 0.5)` -> True, which
+    flipped a cond's branch); Less/LessEqual are right on every ISA measured, so a > b is
+    computed as b < a, exactly, NaN included. (AVX2 kernels got all four right.)"""
+    if node.attr["T"].type in _WIDE_INTS:
+        return _lower_wide_int_comparison(node, nodes)
+    if node.op not in ("Greater", "GreaterEqual"):
+        return None
+    a, b = [name for name in node.input if not name.startswith("^")][:2]
+    build = NodeBuilder(node)
+    build.add("Less" if node.op == "Greater" else "LessEqual", [b, a], name=node.name,
+              T=node.attr["T"].type)
+    return Lowered(build.nodes)
+
+
 declare("Equal", "NotEqual", lower=_lower_wide_int_comparison, T=ALL_DENSE)
-declare("Greater", "GreaterEqual", "Less", "LessEqual", lower=_lower_wide_int_comparison,
-        T=NUMERIC)
+declare("Greater", "GreaterEqual", "Less", "LessEqual", lower=_lower_comparison, T=NUMERIC)
 declare("LogicalAnd", "LogicalOr")
 declare("AddN", T=WIDE_NUMERIC)
 # TF passes a NaN of `t` through (a NaN bound is ignored, like OpenVINO: registry.keep_nan)
@@ -359,12 +374,15 @@ def _lower_atan2(node, nodes):
     both_infinite = build.add("LogicalAnd", [build.add("IsInf", [y], T=dtype),
                                              build.add("IsInf", [x], T=dtype)])
     corner = build.add("Mul", [build.add("SelectV2", [
-        build.add("Greater", [x, zero], T=dtype), const(math.pi / 4), const(3 * math.pi / 4)],
+        build.add("Less", [zero, x], T=dtype), const(math.pi / 4), const(3 * math.pi / 4)],
         T=dtype), sign], T=dtype)
     y_zero = build.add("LogicalAnd", [build.add("Equal", [y, zero], T=dtype),
                                       build.add("LogicalNot", [build.add("IsNan", [x], T=dtype)])])
     finite = build.add("SelectV2", [y_zero, on_axis, base], T=dtype)
-    build.add("SelectV2", [both_infinite, corner, finite], name=node.name, T=dtype)
+    special = build.add("SelectV2", [both_infinite, corner, finite], T=dtype)
+    # its AVX-512 kernel gave pi/2 for atan2(nan, 0): a NaN of either operand is put back
+    add = lambda op, inputs, name: build.add(op, inputs, name=name, T=dtype)  # noqa: E731
+    keep_nan(add, x, keep_nan(add, y, special, dtype), dtype, name=node.name)
     return Lowered(build.nodes)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ovtf.ocm.registry import (FLOATS, INDEX, Lowered, NodeBuilder, capability,
                                check_data_format, check_padding, declare, first_problem,
-                               nan_keeping_relu, table, zero_keeping)
+                               nan_keeping_relu, table, tf_runs_onednn,
+                               zero_keeping)
 
 _BEFORE = frozenset(table())
 
@@ -28,22 +29,33 @@ def _lower_elu(node, nodes):
 declare("Elu", "Selu", lower=_lower_elu, T=FLOATS)
 
 
-def _nan_rows(build, x, dtype):
-    """A bool per row (last axis, kept): whether TF's softmax of the row is NaN. TF subtracts
-    the row's max first, so a NaN, a +inf or a row of -inf makes `x - max` NaN somewhere and
-    the whole row NaN; OpenVINO's softmax made only the NaN element NaN (a +inf row: 0 and
-    NaN). OpenVINO's own Max skips a NaN, which is then still NaN in `x - max`."""
+def _shifted_nans(build, x, dtype):
+    """(NaN elements, NaN rows) of `x - max(x)` over the last axis, as bools (rows kept as an
+    axis): where TF's softmax meets a NaN. TF subtracts the row's max first, so a NaN, a +inf
+    or a row of -inf makes `x - max` NaN somewhere; a NaN stays NaN in `x - max`."""
     from tensorflow.core.framework import attr_value_pb2, types_pb2
     keep = attr_value_pb2.AttrValue(b=True)
     last = build.const([-1], types_pb2.DT_INT32)
-    shifted = build.add("Sub", [x, build.add("Max", [x, last], T=dtype, Tidx=types_pb2.DT_INT32,
-                                             keep_dims=keep)], T=dtype)
-    return build.add("Any", [build.add("IsNan", [shifted], T=dtype), last],
-                     Tidx=types_pb2.DT_INT32, keep_dims=keep)
+    # the max of the row's numbers: OpenVINO's own Max kept or skipped a NaN by its position
+    numbers = build.add("SelectV2", [build.add("IsNan", [x], T=dtype),
+                                     build.const(float("-inf"), dtype), x], T=dtype)
+    shifted = build.add("Sub", [x, build.add("Max", [numbers, last], T=dtype,
+                                             Tidx=types_pb2.DT_INT32, keep_dims=keep)], T=dtype)
+    elements = build.add("IsNan", [shifted], T=dtype)
+    return elements, build.add("Any", [elements, last], Tidx=types_pb2.DT_INT32, keep_dims=keep)
+
+
+def _nan_rows(build, x, dtype):
+    """A bool per row (last axis, kept): whether TF's (Eigen) softmax of the row is all NaN."""
+    return _shifted_nans(build, x, dtype)[1]
 
 
 def _lower_softmax(node, nodes):
-    """Softmax with TF's NaN rows (`_nan_rows`) selected in."""
+    """Softmax with TF's NaN semantics selected in; OpenVINO's made only the NaN element NaN
+    (a +inf row: 0 and NaN). TF's Eigen kernel makes a row with any NaN in `x - max`
+    (`_shifted_nans`) all NaN; its oneDNN kernel (`tf_runs_onednn`) makes those elements NaN
+    and the rest of the row 0 (softmax([1, 2, nan, 3]) is [0, 0, nan, 0], of [1, inf, 2, 3]
+    [0, nan, 0, 0]; measured TF 2.21 on an AVX-512 BF16 AMD EPYC)."""
     from tensorflow.core.framework import node_def_pb2
     dtype = node.attr["T"].type
     x = [name for name in node.input if not name.startswith("^")][0]
@@ -52,8 +64,11 @@ def _lower_softmax(node, nodes):
     inner.CopyFrom(node)
     inner.name = f"{node.name}/_ovtf_softmax"
     build.nodes.append(inner)
-    build.add("SelectV2", [_nan_rows(build, x, dtype), build.const(float("nan"), dtype),
-                           inner.name], name=node.name, T=dtype)
+    elements, rows = _shifted_nans(build, x, dtype)
+    nan = build.const(float("nan"), dtype)
+    in_nan_row = build.add("SelectV2", [elements, nan, build.const(0.0, dtype)], T=dtype) \
+        if tf_runs_onednn() else nan
+    build.add("SelectV2", [rows, in_nan_row, inner.name], name=node.name, T=dtype)
     return Lowered(build.nodes)
 
 
@@ -149,7 +164,7 @@ def _lower_batch_norm_outputs(node, nodes):
     variance: the statistics passed through); here outputs 1 and 2 come from the inputs, and
     outputs 3.. (reserve spaces, read only by the gradient; TF's inference kernel leaves them
     uninitialized) get zeros of TF's shapes:
-    [C] for reserve_space_1/2, a scalar for V3's reserve_space_3 ("frontend produced 3
+    [C] for reserve_space_1/2, a scalar (oneDNN: shape [0]) for V3's reserve_space_3 ("frontend produced 3
     outputs for 6" otherwise, whenever a graph reads them)."""
     build = NodeBuilder(node)
     data = [name for name in node.input if not name.startswith("^")]
@@ -167,7 +182,11 @@ def _lower_batch_norm_outputs(node, nodes):
                3: build.add("ZerosLike", [mean], T=stat_type),
                4: build.add("ZerosLike", [variance], T=stat_type)}
     if node.op == "FusedBatchNormV3":
-        outputs[5] = build.const(0.0, stat_type)
+        # TF's oneDNN kernel (`registry.tf_runs_onednn`) makes it an empty vector; an f16
+        # one runs in Eigen there too (measured on an AVX-512 BF16 EPYC)
+        from tensorflow.core.framework import types_pb2
+        onednn = tf_runs_onednn() and node.attr["T"].type != types_pb2.DT_HALF
+        outputs[5] = build.const([] if onednn else 0.0, stat_type)
     return Lowered(build.nodes, outputs)
 
 

@@ -234,6 +234,15 @@ def keep_nan(add, source: str, result: str, dtype: int, name=None) -> str:
     return add("SelectV2", [add("IsNan", [source], None), source, result], name)
 
 
+def tf_runs_onednn() -> bool:
+    """Whether this TensorFlow runs its oneDNN kernels (`_pywrap_util_port.IsMklEnabled`): by
+    default on x86 CPUs with AVX-512 VNNI/BF16 or AMX, or as `TF_ENABLE_ONEDNN_OPTS` says.
+    Some of them treat NaN unlike TF's Eigen kernels (Softmax, a Relu fused into a conv or
+    matmul), so TF's answer depends on it and ovtf's must too."""
+    from tensorflow.python.util import _pywrap_util_port
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def nan_keeping_relu(add, const, x: str, six: bool, name=None) -> str:
     """Relu as Abs(Maximum(0, x)), Relu6 as Minimum(6, Abs(Maximum(0, x))): TF's values for
     NaN and +-inf. Measured on OpenVINO's CPU plugin (2026.4): its Maximum and Minimum return
