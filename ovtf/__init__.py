@@ -93,7 +93,8 @@ def get_disabled_ops() -> list:
 def get_supported_ops(backend: str | None = None) -> list:
     """Sorted op types `backend` (default: the current one) can run."""
     name = _config.parse_backend(backend) if backend is not None else get_backend()
-    return _backends.get(name).operator_support().supported_ops()
+    from ovtf.ocm.support import supported_ops
+    return supported_ops(_backends.get(name).operator_support())
 
 
 def set_min_cluster_size(size: int) -> None:

@@ -26,7 +26,7 @@ pytest.importorskip("openvino")
 
 import ovtf  # noqa: E402
 import ovtf.testing  # noqa: E402
-from ovtf import backends  # noqa: E402
+from ovtf import backends, ocm  # noqa: E402
 from ovtf.backends import BackendError  # noqa: E402
 from ovtf.backends import openvino as ovb  # noqa: E402
 from ovtf.backends.openvino import device_facts  # noqa: E402
@@ -389,9 +389,9 @@ def _spec():
 def test_npu_support_refuses_dynamic_signatures_gpu_does_not(fake_core):
     fake_core(present=["GPU", "NPU"])
     dynamic = [(1, (-1, 16), False)]
-    assert "dynamic shape" in backends.get("NPU").operator_support().judge_cluster(dynamic)
-    assert backends.get("GPU").operator_support().judge_cluster(dynamic) is None
-    assert backends.get("NPU").operator_support().judge_cluster([(1, (4, 16), False)]) is None
+    assert "dynamic shape" in backends.get("NPU").operator_support().policy().judge_inputs(dynamic)
+    assert backends.get("GPU").operator_support().policy().judge_inputs(dynamic) is None
+    assert backends.get("NPU").operator_support().policy().judge_inputs([(1, (4, 16), False)]) is None
     assert backends.get("NPU").queries_model and not backends.get("CPU").queries_model
     assert not backends.get("HETERO:GPU,CPU").queries_model
 
@@ -401,7 +401,7 @@ def test_query_model_refusal_fails_the_cluster_and_narrows_the_support(fake_core
                      refuse={"Softmax"})
     gpu = backends.get("GPU")
     spec = _spec()
-    assert "Softmax" in gpu.operator_support().supported_ops()
+    assert "Softmax" in ocm.supported_ops(gpu.operator_support())
     with caplog.at_level(logging.WARNING, logger="ovtf"), pytest.raises(BackendError) as info:
         gpu.compile(spec, [(4, 16), (16, 8)], {}, "f32")
     assert info.value.stage == "compile"

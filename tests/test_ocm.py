@@ -62,7 +62,7 @@ def test_reason_codes(node, reason):
 
 
 def test_supported_ops_match_table_and_capabilities():
-    ops = CPU.supported_ops()
+    ops = ocm.supported_ops(CPU)
     assert ops == sorted(ops) and len(ops) == len(set(ops))
     conv = ocm.get_capability("Conv2D")
     assert tf.float32.as_datatype_enum in conv.dtypes["T"]
@@ -75,7 +75,7 @@ def test_backend_narrowing():
     """A device narrows its family's table by chaining rules: by op type and by dtype."""
     narrow = ocm.chain(ocm.TableSupport(), rules.OpTypes(set(CPU.op_types()) - {"Relu"}),
                        rules.Dtypes(allowed={F32}), target="NARROW")
-    assert "Relu" not in narrow.supported_ops() and "Sin" in narrow.supported_ops()
+    assert "Relu" not in ocm.supported_ops(narrow) and "Sin" in ocm.supported_ops(narrow)
     graph_def = _graph(("x", "Placeholder", [], {"dtype": tf.float16.as_datatype_enum}),
                        ("relu", "Relu", ["x"], {"T": F32}),
                        ("sin", "Sin", ["x"], {"T": tf.float16.as_datatype_enum}),
@@ -95,10 +95,10 @@ def test_narrowing_by_attribute_and_shape():
     assert marks["nchw"].reason == "ATTR" and "data_format=NCHW" in marks["nchw"].detail
     assert marks["nhwc"].supported
     static = ocm.chain(ocm.TableSupport(), rules.StaticShapes())
-    assert static.judge_cluster([(F32, (2, 3), True), (F32, None, True)]) is None
-    assert "dynamic shape ([?, 3])" in static.judge_cluster([(F32, (2, 3), False), (F32, (-1, 3), False)])
-    assert "unknown rank" in static.judge_cluster([(F32, None, False)])
-    assert CPU.judge_cluster([(F32, (-1, 3), False)]) is None
+    assert static.policy().judge_inputs([(F32, (2, 3), True), (F32, None, True)]) is None
+    assert "dynamic shape ([?, 3])" in static.policy().judge_inputs([(F32, (2, 3), False), (F32, (-1, 3), False)])
+    assert "unknown rank" in static.policy().judge_inputs([(F32, None, False)])
+    assert CPU.policy().judge_inputs([(F32, (-1, 3), False)]) is None
 
 
 def test_reason_constants_are_documented():

@@ -20,7 +20,7 @@ from graphs import op_examples  # noqa: E402
 
 ov = pytest.importorskip("openvino")
 
-SUPPORTED = ocm.TableSupport().supported_ops()
+SUPPORTED = ocm.supported_ops(ocm.TableSupport())
 
 
 def _convert(graph_def):

@@ -60,7 +60,7 @@ from ovtf.ocm import rules  # noqa: F401
 from ovtf.ocm.marker import judge_graph, mark, node_rules  # noqa: F401
 from ovtf.ocm.policy import CompilePolicy  # noqa: F401
 from ovtf.ocm.registry import Capability, get as get_capability  # noqa: F401
-from ovtf.ocm.support import Mark, OperatorSupport, chain  # noqa: F401
+from ovtf.ocm.support import Mark, OperatorSupport, chain, supported_ops  # noqa: F401
 from ovtf.ocm.table import TableSupport  # noqa: F401
 
 __all__ = ["Capability", "CompilePolicy", "Mark", "OperatorSupport", "TableSupport", "chain", "get_capability",

@@ -16,6 +16,12 @@ it -- the one place the partitioner, the runtime and the importer read that from
                                               some input dims left dynamic (-1), one
                                               executable for many shapes (False: one compile
                                               per shape, e.g. a static-shape device)
+    policy.judge_inputs(signature) -> str|None
+                                              a cluster's input signature, [(dtype enum,
+                                              shape recorded or None (-1: unknown dim),
+                                              whether the shape is the same on every run)]:
+                                              None when the backend can compile it, else why
+                                              not (`static_input_shapes`: every shape fixed)
     policy.compile_time_inputs(spec)          the cluster inputs the runtime bakes in as
                                               constants
     is_baked(dtype, element_count)            the rule for one value: an integer or bool of at
@@ -26,7 +32,7 @@ it -- the one place the partitioner, the runtime and the importer read that from
 Every support part states its own policy (`NO_OPINION` unless it has one); `ovtf.ocm.chain`
 combines them: static inputs are the union, an op compiles per value only where every part
 that names static inputs for it says so, one part that refuses outside integers refuses
-them, and one part that needs static shapes gets them.
+them, and one part that needs static shapes (or static input shapes) gets them.
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ class CompilePolicy:
     # by value), False not, None no opinion (not allowed unless another part allows it)
     bakes_outside_integers: Optional[bool] = None
     dynamic_shapes: bool = True
+    # a cluster whose input shape can change from run to run is not placed (static-shape
+    # devices such as the NPU)
+    static_input_shapes: bool = False
 
     def __post_init__(self):
         # read-only copies, so a policy handed around cannot be changed under its readers
@@ -95,6 +104,18 @@ class CompilePolicy:
             return []
         return sorted({i if i >= 0 else input_count + i for i in self.static_inputs(node)
                        if -input_count <= i < input_count})
+
+    def judge_inputs(self, signature: list) -> Optional[str]:
+        if not self.static_input_shapes:
+            return None
+        for index, (_, shape, fixed) in enumerate(signature):
+            if fixed:
+                continue
+            if shape is None or any(dim < 0 for dim in shape):
+                shown = "unknown rank" if shape is None else \
+                    "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
+                return f"input {index} has a dynamic shape ({shown}); the device needs static shapes"
+        return None
 
     def bakes_from_outside(self, datatype: Optional[int]) -> bool:
         return bool(self.bakes_outside_integers) and datatype in BAKED_DATATYPES
@@ -141,4 +162,5 @@ def combined(policies) -> CompilePolicy:
         static_positions={op: tuple(sorted(found)) for op, found in positions.items()},
         per_value_ops=frozenset(per_value),
         bakes_outside_integers=False if False in bakes else (True if True in bakes else None),
-        dynamic_shapes=all(policy.dynamic_shapes for policy in policies))
+        dynamic_shapes=all(policy.dynamic_shapes for policy in policies),
+        static_input_shapes=any(policy.static_input_shapes for policy in policies))

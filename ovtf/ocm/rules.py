@@ -288,6 +288,7 @@ class AttrValues(OperatorSupport):
 
 
 STATIC_SHAPES_ONLY = CompilePolicy(dynamic_shapes=False)
+STATIC_INPUT_SHAPES = CompilePolicy(dynamic_shapes=False, static_input_shapes=True)
 
 
 class StaticCompiles(OperatorSupport):
@@ -299,18 +300,11 @@ class StaticCompiles(OperatorSupport):
         return STATIC_SHAPES_ONLY
 
 
-class StaticShapes(StaticCompiles):
+class StaticShapes(OperatorSupport):
     """Clusters must have fully static input shapes (static-shape devices such as the NPU):
     a cluster with an input whose shape can change from run to run (a dimension the graph's
-    signature leaves open, or a data-dependent shape) is not placed, and no cluster is ever
-    compiled with a dynamic dim."""
+    signature leaves open, or a data-dependent shape) is not placed (`CompilePolicy.
+    judge_inputs`), and no cluster is ever compiled with a dynamic dim."""
 
-    def judge_cluster(self, inputs: list) -> Optional[str]:
-        for index, (_, shape, fixed) in enumerate(inputs):
-            if fixed:
-                continue
-            if shape is None or any(dim < 0 for dim in shape):
-                shown = "unknown rank" if shape is None else \
-                    "[" + ", ".join("?" if d < 0 else str(d) for d in shape) + "]"
-                return f"input {index} has a dynamic shape ({shown}); the device needs static shapes"
-        return None
+    def policy(self) -> CompilePolicy:
+        return STATIC_INPUT_SHAPES

@@ -3,19 +3,15 @@ why not" — the one thing the partitioner is handed (in the style of torch.fx's
 `OperatorSupport`).
 
     support.judge(node) -> Mark            Mark(True) or Mark(False, reason code, detail)
-    support.judge_cluster(inputs) -> str | None
-                                           a whole cluster's input signature, [(dtype enum,
-                                           shape recorded or None (-1: unknown dim), whether
-                                           the shape is the same on every run)]: None when
-                                           the backend can run it, else why not
     support.judge_graph(graph_def) -> str | None
                                            a whole graph, before any node is judged: None,
                                            or why the graph stays in TensorFlow as it is
     support.policy() -> CompilePolicy      what compiling needs: static inputs, which of
-                                           them are baked in by value, dynamic shapes
+                                           them are baked in by value, dynamic shapes, which
+                                           cluster input signatures it can compile
                                            (`ovtf.ocm.policy`)
-    support.op_types() -> frozenset | None op types it may accept (None: not limited by type)
-    support.supported_ops() -> list        the same, sorted (empty when not limited)
+    support.op_types() -> frozenset | None op types it may accept (None: not limited by type;
+                                           `supported_ops(support)` sorts them)
     support.target                          the backend these answers are for (written on
                                            every cluster, so the runtime runs it there)
 
@@ -69,9 +65,6 @@ class OperatorSupport:
     def judge(self, node) -> Mark:
         return SUPPORTED
 
-    def judge_cluster(self, inputs: list) -> Optional[str]:
-        return None
-
     def judge_graph(self, graph_def) -> Optional[str]:
         return None
 
@@ -81,10 +74,6 @@ class OperatorSupport:
 
     def op_types(self) -> Optional[frozenset]:
         return None
-
-    def supported_ops(self) -> list:
-        """Sorted op types this support may accept (empty when not limited by type)."""
-        return sorted(self.op_types() or ())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}{' for ' + self.target if self.target else ''}>"
@@ -101,13 +90,6 @@ class Chain(OperatorSupport):
             if not mark.supported:
                 return mark
         return SUPPORTED
-
-    def judge_cluster(self, inputs: list) -> Optional[str]:
-        for part in self.parts:
-            problem = part.judge_cluster(inputs)
-            if problem:
-                return problem
-        return None
 
     def judge_graph(self, graph_def) -> Optional[str]:
         for part in self.parts:
@@ -134,6 +116,11 @@ class Chain(OperatorSupport):
 def chain(*parts: OperatorSupport, target: str = "") -> OperatorSupport:
     """Supported where every part is; the first part that refuses gives the reason."""
     return Chain(parts, target)
+
+
+def supported_ops(support: OperatorSupport) -> list:
+    """Sorted op types `support` may accept (empty when not limited by type)."""
+    return sorted(support.op_types() or ())
 
 
 # --- helpers shared by the rules ------------------------------------------------------------

@@ -15,7 +15,7 @@ Steps: `ovtf.ocm.judge_graph` decides about the whole graph first: a training st
 support it is handed: the partitioner knows no backend by name); `clustering.form_clusters`
 groups marked nodes into maximal cycle-free clusters inside one frame/branch and device, with
 static inputs computable inside; a cluster whose input signature the support refuses
-(`support.judge_cluster`, e.g. dynamic shapes on a static-shape device) stays in TF (reason
+(`support.policy().judge_inputs`, e.g. dynamic shapes on a static-shape device) stays in TF (reason
 SHAPE); `encapsulate` replaces each cluster by an `OVTFCluster` node (ovtf/spec.py) that
 records `support.target`, the backend it is for.
 
@@ -158,7 +158,8 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
 
     candidates = {name for name in order
                   if marks[name].supported and view.nodes[name].op != "Const"}
-    partition = clustering.form_clusters(view, order, contexts, candidates, support.policy(),
+    policy = support.policy()
+    partition = clustering.form_clusters(view, order, contexts, candidates, policy,
                                          min_cluster_size, cycle=cycle, pinned=pinned)
 
     taken = set(view.nodes)
@@ -172,7 +173,7 @@ def _plan(graph_def, fetch, preserve, support, disabled_ops, min_cluster_size,
             for member in members:
                 node_reasons[member] = "ENCAPSULATION"
             continue
-        problem = support.judge_cluster(cluster.signature)
+        problem = policy.judge_inputs(cluster.signature)
         if problem:
             logger.info("ovtf: not clustering %d nodes on %s: %s", len(members),
                         support.target or "the backend", problem)
