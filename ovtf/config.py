@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 PRECISIONS = ("f32", "bf16", "f16")
 # OVTF_LOG_LEVEL: how much a placement report says (0 quiet... see placement_log).
@@ -58,7 +58,7 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     enabled: bool = True
     backend: str = DEFAULT_BACKEND
@@ -76,8 +76,15 @@ class Settings:
 
 
 _lock = threading.Lock()
+# Replaced as a whole by every change, never changed in place: a reference someone holds is
+# a consistent snapshot. Below the hook nothing reads it; the hook hands `current` down.
 settings = Settings()
 _listeners: list = []     # called after every change of `settings`
+
+
+def current() -> Settings:
+    """The settings in force now (a frozen snapshot)."""
+    return settings
 
 
 def on_change(listener) -> None:
@@ -289,17 +296,19 @@ def load_environment(environ=None) -> None:
     for name, (attribute, parse) in _ENV_PARSERS.items():
         if name in environ:
             updates[attribute] = parse(environ[name], f"environment variable {name}")
-    with _lock:
-        for attribute, value in updates.items():
-            setattr(settings, attribute, value)
-    _changed()
+    _replace(updates)
 
 
 def update(**values) -> None:
     """Set already-validated values atomically."""
+    _replace(values)
+
+
+def _replace(values: dict) -> None:
+    global settings
     with _lock:
-        for attribute, value in values.items():
+        for attribute in values:
             if not hasattr(settings, attribute):
                 raise AttributeError(attribute)
-            setattr(settings, attribute, value)
+        settings = replace(settings, **values)
     _changed()

@@ -29,6 +29,7 @@ import threading
 import time
 
 from ovtf import backends, config, counters, partitioner
+from ovtf.backends import disk_cache
 from ovtf.once import Once, structure_key
 from ovtf.partitioner import ovtf2_clusters
 from ovtf import placement_log
@@ -62,7 +63,8 @@ def default_cluster_factory(name: str, graph_bytes: bytes, tin: list, tout: list
     """The real cluster: `cache` holds its compiled executables, `clock` times cost placement
     (a test hands in others with `functools.partial` and `override`)."""
     spec = ClusterSpec.parse(name, graph_bytes, tin, tout, backend)
-    return ClusterHandle(spec, DeviceCluster(spec, cache=cache), clock=clock)
+    return ClusterHandle(spec, DeviceCluster(spec, cache=cache, settings=config.current),
+                         clock=clock, settings=config.current)
 
 
 graph_rewriter = default_graph_rewriter
@@ -158,6 +160,10 @@ def _numpy_dtypes() -> dict:
     return table
 
 
+def _use_cache_dir() -> None:
+    disk_cache.use_directory(config.current().cache_dir)
+
+
 def install() -> None:
     """Idempotent: safe on re-import, `importlib.reload(ovtf)` and from several threads."""
     import tensorflow  # noqa: F401  (loads TF's libraries RTLD_GLOBAL before ours)
@@ -172,6 +178,8 @@ def install() -> None:
         _native.set_callbacks(on_graph, on_cluster)
         counters.set_external(_native.fast_path_counts, _native.reset_fast_path_counts)
         config.on_change(_native.invalidate_fast_paths)
+        config.on_change(_use_cache_dir)
+        _use_cache_dir()
         if _native.plugin_initialized():
             return
         load_library.load_pluggable_device_library(_native.__file__)

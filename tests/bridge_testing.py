@@ -13,6 +13,7 @@ import threading
 import numpy as np
 from tensorflow.core.framework import graph_pb2, node_def_pb2
 
+from ovtf import config
 from ovtf import hook as bridge
 from ovtf.runtime.cluster import ClusterHandle
 from ovtf.backends import BackendError
@@ -173,7 +174,7 @@ class NumpyDevice:
 
 def numpy_cluster_factory(name, graph_bytes, tin, tout, backend=""):
     spec = ClusterSpec.parse(name, graph_bytes, tin, tout)
-    return ClusterHandle(spec, NumpyDevice(spec))
+    return ClusterHandle(spec, NumpyDevice(spec), settings=config.current)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ tf = pytest.importorskip("tensorflow")
 ov = pytest.importorskip("openvino")
 
 import ovtf  # noqa: E402
-from ovtf import counters  # noqa: E402
+from ovtf import config, counters  # noqa: E402
 from ovtf.runtime.compiled_cache import PROCESS_CACHE  # noqa: E402
 from ovtf.backends import disk_cache  # noqa: E402
 from ovtf.runtime.device import DeviceCluster  # noqa: E402
@@ -54,7 +54,7 @@ def run_once(spec, batch=4):
     PROCESS_CACHE.clear()
     x = rand(batch, 32)
     sink = ListSink(spec)
-    DeviceCluster(spec).run([x, W, B], sink)
+    DeviceCluster(spec, settings=config.current).run([x, W, B], sink)
     assert_close(sink.arrays[0], run_tf(spec, [x, W, B])[0])
 
 

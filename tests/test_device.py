@@ -68,7 +68,7 @@ def check(device, spec, inputs):
 
 def test_batch_sizes_compile_once_then_hit():
     spec = dense_spec()
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     w, b = rand(8, 4), rand(4)
     for batch in (1, 3, 8):
         check(device, spec, [rand(batch, 8), w, b])
@@ -81,7 +81,7 @@ def test_batch_sizes_compile_once_then_hit():
 
 def test_weights_are_constants_but_never_stale():
     spec = dense_spec()
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     x, w, b = rand(2, 8), rand(8, 4), rand(4)
     check(device, spec, [x, w, b])
     check(device, spec, [x, w, b])
@@ -98,7 +98,7 @@ def test_weights_are_constants_but_never_stale():
 
 def test_same_buffer_same_weights_even_through_new_views():
     spec = dense_spec()
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     x, w, b = rand(2, 8), rand(8, 4), rand(4)
     check(device, spec, [x, w[:], b.view()])   # new view objects of the same buffers
     check(device, spec, [x, w.view(), b[:]])
@@ -107,7 +107,7 @@ def test_same_buffer_same_weights_even_through_new_views():
 
 def test_frequent_weight_changes_switch_to_parameters():
     spec = dense_spec()
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     x = rand(2, 8)
     for _ in range(device_module.WEIGHT_CHANGES_BEFORE_PARAMETERS + 3):
         check(device, spec, [x, rand(8, 4), rand(4)])
@@ -124,7 +124,7 @@ def test_lru_bound(monkeypatch):
     monkeypatch.setattr(shape_plan, "DYNAMIC_AFTER_SHAPES", 100)
     PROCESS_CACHE.set_capacity(2)
     spec = dense_spec()
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     w, b = rand(8, 4), rand(4)
     for batch in (1, 2, 3):
         check(device, spec, [rand(batch, 8), w, b])
@@ -139,7 +139,7 @@ def test_lru_bound(monkeypatch):
 
 def test_precision_and_backend_are_part_of_the_key():
     spec = dense_spec()
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     inputs = [rand(2, 8), rand(8, 4), rand(4)]
     run(device, spec, inputs)
     config.update(precision="bf16")
@@ -149,7 +149,7 @@ def test_precision_and_backend_are_part_of_the_key():
 
 def test_compile_time_input_values_are_part_of_the_key():
     spec = make_spec(lambda x, s: [tf.reshape(x, s) + 1.0], [(tf.float32, (None,)), (tf.int32, (2,))])
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     assert device.compile_time_inputs == (1,)
     x = rand(12)
     for shape in ([3, 4], [4, 3], [3, 4]):
@@ -184,7 +184,7 @@ def test_backend_failures_become_cluster_failures(stage, expected):
     try:
         config.update(backend="INJECTED")
         spec = dense_spec()
-        device = DeviceCluster(spec)
+        device = DeviceCluster(spec, settings=config.current)
         with pytest.raises(BackendError) as info:
             run(device, spec, [rand(2, 8), rand(8, 4), rand(4)])
         assert info.value.stage == expected
@@ -195,13 +195,13 @@ def test_backend_failures_become_cluster_failures(stage, expected):
 def test_import_failure_stage():
     spec = make_spec(lambda s: [tf.strings.length(s)], [(tf.string, (2,))])
     with pytest.raises(BackendError) as info:
-        run(DeviceCluster(spec), spec, [np.array([b"a", b"bc"], dtype=object)])
+        run(DeviceCluster(spec, settings=config.current), spec, [np.array([b"a", b"bc"], dtype=object)])
     assert info.value.stage == "import"
 
 
 def test_eight_threads():
     spec = dense_spec()
-    device = DeviceCluster(spec)
+    device = DeviceCluster(spec, settings=config.current)
     w, b = rand(8, 4), rand(4)
     inputs = [rand(1 + i % 3, 8) for i in range(8)]
     expected = [run_tf(spec, [x, w, b]) for x in inputs]
@@ -242,7 +242,7 @@ _CHILD = textwrap.dedent("""
     inputs = [rng.standard_normal(s, dtype=np.float32) * 0.1 for _, s in specs]
     start = time.perf_counter()
     sink = ListSink(spec)
-    DeviceCluster(spec).run(inputs, sink)
+    DeviceCluster(spec, settings=config.current).run(inputs, sink)
     print(json.dumps({{"seconds": time.perf_counter() - start, "stats": counters.snapshot(),
                       "checksum": float(sink.arrays[0].sum())}}))
 """)

@@ -132,3 +132,36 @@ def test_layers_point_down(graph, lower, upper):
             reached |= _reachable(graph, name)
     offending = sorted(m for m in reached if m == upper or m.startswith(upper + "."))
     assert offending == [], f"{lower} reaches {offending}"
+
+
+# Below the hook, settings arrive as arguments (`config.current` handed down): these layers
+# import no mutable state of `ovtf.config` (its upper-case constants are fine).
+BELOW_THE_HOOK = ("ovtf.runtime", "ovtf.backends", "ovtf.partitioner", "ovtf.ocm",
+                  "ovtf.importer", "ovtf.spec")
+
+
+def _config_imports(path: str) -> list:
+    """(line, what) for each import of ovtf.config in `path` other than of constants."""
+    found = []
+    for node in ast.walk(ast.parse(open(path).read(), path)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names
+                      if alias.name == "ovtf.config"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.module == "ovtf.config":
+                found += [(node.lineno, f"ovtf.config.{alias.name}") for alias in node.names
+                          if not alias.name.isupper()]
+            elif node.module == "ovtf":
+                found += [(node.lineno, "ovtf.config") for alias in node.names
+                          if alias.name == "config"]
+    return found
+
+
+def test_nothing_below_the_hook_reads_the_settings():
+    offenders = {}
+    for name, path in _modules().items():
+        if path and any(name == layer or name.startswith(layer + ".") for layer in BELOW_THE_HOOK):
+            found = _config_imports(path)
+            if found:
+                offenders[name] = found
+    assert not offenders, offenders

@@ -178,7 +178,7 @@ def test_dynamic_compile_only_where_the_backend_allows(monkeypatch, kind):
     lengths = [3, 5, 7, 9, 11, 13, 3, 5, 7, 9, 11, 13]
     with ovtf.testing.emulated_devices(1, kind=kind) as (name,):
         spec = dataclasses.replace(spec, backend=name)
-        device = DeviceCluster(spec)
+        device = DeviceCluster(spec, settings=config.current)
         shapes = _spy_compiles(monkeypatch, backends.get(name))
         ovtf.reset_stats()
         # the emulated NPU computes in f16
@@ -223,7 +223,7 @@ def test_failing_dynamic_compile_goes_back_to_one_compile_per_shape(monkeypatch)
 
     with ovtf.testing.emulated_devices(1, kind="CPU", fail_compile=refuses_dynamic) as (name,):
         spec = dataclasses.replace(spec, backend=name)
-        device = DeviceCluster(spec)
+        device = DeviceCluster(spec, settings=config.current)
         ovtf.reset_stats()
         _run_lengths(device, spec, lengths)
     stats = ovtf.stats()

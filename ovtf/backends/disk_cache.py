@@ -1,6 +1,7 @@
 """The OpenVINO backend's on-disk cache of compiled clusters (`set_cache_dir` / `OVTF_CACHE_DIR`).
 
     cache = disk_cache.open_cache(directory)   # None for no directory
+    cache = disk_cache.in_use()           # the directory the hook set (`use_directory`)
     key = disk_cache.make_key(parts, arrays)
     payload = cache.load(key)             # bytes, or None (missing, damaged, unreadable)
     cache.store(key, payload)             # never raises
@@ -125,6 +126,21 @@ def _check(data: bytes):
     if hashlib.sha256(memoryview(data)[start:]).digest() != digest:
         return "checksum mismatch"
     return None
+
+
+_directory = None                   # the settings' cache dir, set by the hook
+
+
+def use_directory(directory) -> None:
+    """Cache compiled clusters in `directory` from now on (None or '': nowhere). The hook
+    calls it whenever the settings change, so nothing here reads them."""
+    global _directory
+    _directory = directory or None
+
+
+def in_use():
+    """The DiskCache of the directory in use, or None."""
+    return open_cache(_directory)
 
 
 def open_cache(directory):

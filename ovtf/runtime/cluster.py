@@ -63,7 +63,7 @@ import time
 
 import numpy as np
 
-from ovtf import config, counters
+from ovtf import counters
 from ovtf.backends import BackendError, ZeroSizeTensor
 from ovtf.once import Once, structure_key
 from ovtf.runtime import cost_placement
@@ -83,9 +83,13 @@ def signature_of(inputs: list) -> tuple:
 
 
 class ClusterHandle:
-    def __init__(self, spec: ClusterSpec, device, clock=time.perf_counter):
+    """`settings()` gives the settings in force (the hook hands in `config.current`: dynamic
+    fallback and cost placement apply to clusters that already exist)."""
+
+    def __init__(self, spec: ClusterSpec, device, clock=time.perf_counter, *, settings):
         self.spec = spec
         self.device = device
+        self.settings = settings
         self._tensorflow = TensorFlowRunner(spec)
         # signature -> BackendError: signatures that run in TensorFlow without trying the
         # device. Read without the lock on the hot path (a dict lookup is atomic); written
@@ -109,7 +113,7 @@ class ClusterHandle:
                 if isinstance(known_failure.cause, ZeroSizeTensor):
                     return self._zero_size(inputs)
                 return self._fall_back(known_failure, outputs)
-        settings = config.settings
+        settings = self.settings()
         if settings.cost_placement:
             key = self._cost.key(inputs, settings)
             on_device = self._cost.decision(key)
@@ -142,7 +146,7 @@ class ClusterHandle:
         if self._run_failures:
             self._run_succeeded(signature_of(inputs))
         counters.increment("device_executions")
-        if repeat is not None and not config.settings.cost_placement:
+        if repeat is not None and not self.settings().cost_placement:
             arm = getattr(outputs, "arm", None)   # the kernel's sink (tests pass others)
             if arm is not None:
                 arm(*repeat)
@@ -260,7 +264,7 @@ class ClusterHandle:
         user's error, unless TF raises for the same inputs: then the input was bad (OpenVINO
         checks shapes while it imports and compiles) and TF's error is the one to see, so the
         call still goes to `fallback`, which raises one or the other."""
-        if not config.settings.dynamic_fallback:
+        if not self.settings().dynamic_fallback:
             error = ClusterError(
                 f"{self.describe()} failed on backend {self.device.backend_name} and dynamic "
                 f"fallback is off: {failure.stage} failed: {failure} (enable_dynamic_fallback() or "

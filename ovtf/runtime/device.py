@@ -1,6 +1,6 @@
 """The device side of a cluster: the cache key of a call, its weights, and the call into a backend.
 
-    device = DeviceCluster(spec, cache=PROCESS_CACHE)
+    device = DeviceCluster(spec, cache=PROCESS_CACHE, settings=config.current)
     repeat = device.run(inputs, outputs)   # raises BackendError(stage, cause) on failure
 
 `inputs` are numpy arrays (zero-copy views of TF tensors, from the native kernel); output i
@@ -25,7 +25,7 @@ takes the backend selected when it is created): the partitioner chose the cluste
 from that backend's operator support, so running it anywhere else could only fail.
 `set_backend` reaches functions already instantiated by making TensorFlow re-instantiate
 them (`ovtf.set_backend`), which partitions them again. Precision is read from
-`ovtf.config` at every call, so `set_precision` applies to clusters that already exist.
+the settings handed in at every call, so `set_precision` applies to clusters that already exist.
 
 Compile-time inputs
     Small integer inputs that feed shape arguments (Reshape's shape, a reduction's axes, ...;
@@ -61,7 +61,7 @@ import operator
 import threading
 import time
 
-from ovtf import backends, config
+from ovtf import backends
 from ovtf import counters as _counters
 from ovtf.backends import STAGES, BackendError
 from ovtf.runtime.compiled_cache import PROCESS_CACHE, CacheEntry
@@ -78,12 +78,14 @@ WEIGHT_CHANGES_BEFORE_PARAMETERS = 3
 class DeviceCluster:
     """Runs one cluster on the backend it was partitioned for; thread-safe.
 
-    `cache`: the CompiledCache its executables go to (the process's, unless handed another)."""
+    `cache`: the CompiledCache its executables go to (the process's, unless handed another);
+    `settings()`: the settings in force (`config.current`, handed in by the hook)."""
 
-    def __init__(self, spec, cache=None):
+    def __init__(self, spec, cache=None, *, settings):
         self.spec = spec
         self.cache = PROCESS_CACHE if cache is None else cache
-        self.backend_name = spec.backend or config.settings.backend
+        self.settings = settings
+        self.backend_name = spec.backend or settings().backend
         # Inputs that must stay Parameters (see "Scalars never baked into a StridedSlice")
         unbakeable = scalar_slice_inputs(spec)
         self.variable_inputs = tuple(i for i in spec.variable_inputs if i not in unbakeable)
@@ -123,7 +125,8 @@ class DeviceCluster:
         if isinstance(backend, BackendError):
             raise BackendError(backend.stage, backend.cause)
         backend_name = self.backend_name
-        precision = config.settings.precision
+        settings = self.settings()
+        precision = settings.precision
 
         weights_as_parameters = self.weights_as_parameters or not backend.weights_as_constants()
         plan = self.shapes.plan
@@ -143,7 +146,7 @@ class DeviceCluster:
                     return self.run(inputs, outputs)
         if entry is None:
             try:
-                entry = self._compile(key, backend, inputs, precision, weights_as_parameters,
+                entry = self._compile(key, backend, inputs, settings, weights_as_parameters,
                                       plan)
             except BackendError as error:
                 if plan[1] is None or not self.shapes.dynamic_failed(error, plan):
@@ -205,7 +208,7 @@ class DeviceCluster:
         logger.debug("ovtf: cluster %s: weights changed, recompiling", self.spec.name)
         return None
 
-    def _compile(self, key, backend, inputs, precision, weights_as_parameters, plan):
+    def _compile(self, key, backend, inputs, settings, weights_as_parameters, plan):
         def reusable(entry):
             return weights_as_parameters or \
                 entry.pointers == data_pointers(self._variables(inputs))
@@ -216,7 +219,7 @@ class DeviceCluster:
                 constants.update({i: inputs[i] for i in self.variable_inputs})
             try:
                 executable = backend.compile(self.spec, compile_shapes(plan, inputs), constants,
-                                             precision)
+                                             settings.precision)
             except BackendError:
                 raise
             except Exception as error:
@@ -233,7 +236,7 @@ class DeviceCluster:
             return CacheEntry(executable, weights, data_pointers(weights))
 
         return self.cache.get_or_compile(key, build, reusable,
-                                         timeout=config.settings.compile_timeout,
+                                         timeout=settings.compile_timeout,
                                          name=self.spec.name)
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 import re
 
-from ovtf import config
 from ovtf.backends import Backend, BackendError, Executable, ZeroSizeTensor
 from ovtf.backends.openvino import blob_cache, device_facts, shared_core
 from ovtf.backends.openvino.executables import OpenVINOExecutable, parameter_inputs
@@ -159,7 +158,7 @@ class OpenVINOBackend(Backend):
         from ovtf.backends import disk_cache
 
         settings = self.compile_config(precision)
-        cache = disk_cache.open_cache(config.settings.cache_dir) if self._exportable else None
+        cache = disk_cache.in_use() if self._exportable else None
         key = None
         if cache is not None:
             key = blob_cache.cluster_key(spec, self.device, settings, input_shapes, constants)
