@@ -60,6 +60,7 @@ import logging
 import operator
 import threading
 import time
+from typing import NamedTuple
 
 from ovtf import backends
 from ovtf import counters as _counters
@@ -73,6 +74,19 @@ __all__ = ["DeviceCluster", "WEIGHT_CHANGES_BEFORE_PARAMETERS", "scalar_slice_in
 logger = logging.getLogger("ovtf")
 
 WEIGHT_CHANGES_BEFORE_PARAMETERS = 3
+
+
+class Repeat(NamedTuple):
+    """What the kernel needs to rerun a call by itself (`OutputSink.arm(*repeat)`): the
+    native model, which inputs are its parameters, whose buffers are baked-in weights, which
+    are baked compile-time values, which input's first dim counts rows (-1: none), and the
+    device whose counters the rerun adds to."""
+    model: object
+    parameter_inputs: list
+    weight_inputs: list
+    baked_inputs: list
+    rows_input: int
+    device: str
 
 
 class DeviceCluster:
@@ -119,41 +133,17 @@ class DeviceCluster:
     # --- the hot path -----------------------------------------------------------------------
 
     def run(self, inputs: list, outputs):
-        """Runs the call; returns how the kernel may repeat it by itself (the arguments of
-        `OutputSink.arm`) when the executable allows that, else None."""
+        """Runs the call; returns how the kernel may repeat it by itself (a `Repeat`, the
+        arguments of `OutputSink.arm`) when the executable allows that, else None."""
         backend = self._backend
         if isinstance(backend, BackendError):
             raise BackendError(backend.stage, backend.cause)
         backend_name = self.backend_name
         settings = self.settings()
-        precision = settings.precision
-
-        weights_as_parameters = self.weights_as_parameters or not backend.weights_as_constants()
-        plan = self.shapes.plan
-        key = self._key(inputs, backend_name, precision, weights_as_parameters, plan)
-        entry = self.cache.lookup(key)
-        if entry is None and self.shapes.dynamic_allowed:
-            self.shapes.observe(inputs)
-            if self.shapes.plan is not plan:      # changed now, or by another thread meanwhile
-                plan = self.shapes.plan
-                key = self._key(inputs, backend_name, precision, weights_as_parameters, plan)
-                entry = self.cache.lookup(key)
-        if entry is not None and not weights_as_parameters:
-            pointers = data_pointers(self._variables(inputs))
-            if pointers != entry.pointers:
-                entry = self._weights_changed(key, entry)
-                if self.weights_as_parameters:
-                    return self.run(inputs, outputs)
-        if entry is None:
-            try:
-                entry = self._compile(key, backend, inputs, settings, weights_as_parameters,
-                                      plan)
-            except BackendError as error:
-                if plan[1] is None or not self.shapes.dynamic_failed(error, plan):
-                    raise
-                return self.run(inputs, outputs)    # a narrower plan: fewer ways left to fail
-        else:
-            _counters.increment("cache_hits")
+        found = None
+        while found is None:     # each retry follows a change that only happens once per way
+            found = self._entry(backend, inputs, settings)
+        entry, plan, weights_as_parameters = found
         rows_input = next((i for i in self.data_inputs if inputs[i].ndim), None)
         rows = int(inputs[rows_input].shape[0]) if rows_input is not None else 0
         start, failed = time.perf_counter(), True
@@ -168,6 +158,40 @@ class DeviceCluster:
             _counters.record_device(backend_name, rows, time.perf_counter() - start, failed)
         return self._repeat(entry, plan, weights_as_parameters, rows_input)
 
+    def _entry(self, backend, inputs, settings):
+        """(cache entry, shape plan, weights_as_parameters) for these inputs, compiling when
+        needed; None when the cluster just changed how it compiles (its weights became
+        parameters, or its shape plan narrowed after a failed dynamic compile): try again."""
+        precision = settings.precision
+        weights_as_parameters = self.weights_as_parameters or not backend.weights_as_constants()
+        plan = self.shapes.plan
+        key = self._key(inputs, self.backend_name, precision, weights_as_parameters, plan)
+        entry = self.cache.lookup(key)
+        if entry is None and self.shapes.dynamic_allowed:
+            self.shapes.observe(inputs)
+            if self.shapes.plan is not plan:      # changed now, or by another thread meanwhile
+                plan = self.shapes.plan
+                key = self._key(inputs, self.backend_name, precision, weights_as_parameters,
+                                plan)
+                entry = self.cache.lookup(key)
+        if entry is not None and not weights_as_parameters:
+            pointers = data_pointers(self._variables(inputs))
+            if pointers != entry.pointers:
+                entry = self._weights_changed(key, entry)
+                if self.weights_as_parameters:
+                    return None
+        if entry is None:
+            try:
+                entry = self._compile(key, backend, inputs, settings, weights_as_parameters,
+                                      plan)
+            except BackendError as error:
+                if plan[1] is None or not self.shapes.dynamic_failed(error, plan):
+                    raise
+                return None    # a narrower plan: fewer ways left to fail
+        else:
+            _counters.increment("cache_hits")
+        return entry, plan, weights_as_parameters
+
     def _repeat(self, entry, plan, weights_as_parameters, rows_input):
         """`OutputSink.arm`'s arguments for this entry: the kernel may rerun its model for
         inputs of the same dims whose weight buffers (baked in) are the same and whose baked
@@ -176,8 +200,9 @@ class DeviceCluster:
         if model is None:
             return None
         weights = () if weights_as_parameters else self.variable_inputs
-        return (model, list(entry.executable.parameter_inputs), list(weights), list(plan[2]),
-                -1 if rows_input is None else rows_input, self.backend_name)
+        return Repeat(model, list(entry.executable.parameter_inputs), list(weights),
+                      list(plan[2]), -1 if rows_input is None else rows_input,
+                      self.backend_name)
 
     def _key(self, inputs, backend_name, precision, weights_as_parameters, plan):
         keyed, dynamic, baked = plan
