@@ -24,20 +24,8 @@ one (`ovtf.importer.lowering`): TF-internal fused ops that grappler's remapper p
 oneDNN on (`_FusedConv2D`, `_FusedMatMul`, ...) have no conversion rule in the frontend
 (OpenVINO 2026.4) and are split back into public ops (`ovtf.ocm.fused_ops`).
 
-Decision: TF's remapper stays ON (ovtf does not switch it off in TP_OptimizerConfigs).
-Measured in one process, interleaved, 2-core AMD EPYC, TF 2.21 / OpenVINO 2026.4:
-  * what ovtf gains from it off: nothing. ovtf, ResNet50 batch 1: 36.0 ms (remapper on) vs
-    36.05 ms (off); MobileNetV2: 7.92 vs 7.88 ms. The decomposed graph compiles to the same
-    OpenVINO kernels.
-  * what TF loses with it off: within noise on these models (stock TF, on / off: ResNet50
-    b1 60.7 / 61.9 ms, b16 797 / 722 ms; MobileNetV2 b1 13.8 / 13.8 ms, b16 120 / 127 ms;
-    EfficientNetB0 b1 21.4 / 21.6 ms, b16 205 / 204 ms), but the switch is process-wide and
-    would also change graphs ovtf leaves to TF (disabled ovtf, unsupported parts), for
-    models where oneDNN's fusions do matter.
-So keeping TF untouched costs nothing, and supporting the fused ops is ~300 lines here.
-
-Weights as constants vs parameters (ResNet50 batch 1, f32, whole model as one cluster):
-79 ms with the 320 weights baked in as constants vs 218 ms fed as parameters (2.75x).
+TF's remapper stays on and the fused ops are split here (why: DESIGN fact 16); weights
+are baked in as constants (what that gains: DESIGN fact 17).
 
 Exact division. OpenVINO's CPU plugin turns a float Divide into x * Power(y, -1)
 (`ov::pass::ConvertDivide`): 1 ulp off TF on ~26% of random f32 quotients, enough to flip
