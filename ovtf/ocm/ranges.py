@@ -48,7 +48,7 @@ _SIZE = (0, INT32_MAX)       # a dim, an element count or an index into one
 # is 100000008, 2^30 // 3 is 357913952. Exact while every value, and a sum's total, stays
 # within f32's integers.
 F32_EXACT = 2 ** 24
-# (Comparisons are lowered to exact ones: math_ops._lower_wide_int_comparison.)
+# (Comparisons are lowered to exact ones: exact_arithmetic.lower_wide_int_comparison.)
 _COMPUTED_IN_F32 = frozenset({
     "Sum", "Mean", "Max", "Min", "FloorDiv", "FloorMod", "TruncateDiv", "TruncateMod", "Mod",
     "Div", "ApproximateEqual"})
