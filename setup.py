@@ -55,7 +55,11 @@ class BuildExt(build_ext):
 
 native = Pybind11Extension(
     "ovtf._native",
-    sources=["csrc/ovtf_native.cc", "csrc/openvino_runtime.cc"],
+    sources=["csrc/grappler_plugin.cc", "csrc/cluster_kernel.cc", "csrc/fast_path.cc",
+             "csrc/python_module.cc", "csrc/openvino_runtime.cc"],
+    # build_ext rebuilds when a source or one of these is newer than the built extension;
+    # without them an edit to a header alone would leave a stale build in place.
+    depends=["csrc/bridge.h", "csrc/openvino_runtime.h"],
     # TensorFlow's C API (grappler plugin, kernels); OpenVINO's C API, for its declarations
     # only: csrc/openvino_runtime.cc loads libopenvino_c at run time, nothing is linked.
     include_dirs=[include_dir("tensorflow", "tensorflow/c/experimental/grappler/grappler.h",

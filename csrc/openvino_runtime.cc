@@ -7,6 +7,9 @@
 #include <cstring>
 #include <map>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "openvino/c/openvino.h"
 
@@ -33,23 +36,27 @@ struct Api {
   OVTF_OV_FUNCTIONS(OVTF_OV_MEMBER)
 #undef OVTF_OV_MEMBER
   decltype(&::ov_get_last_err_msg) ov_get_last_err_msg = nullptr;  // optional: older releases
+  void* ov_core_compile_model_props = nullptr;  // optional, newer releases: see compile_with
   void* ov_core = nullptr;  // ov_core_t*, one for the process
   std::string version;
 };
 
-Api* g_api = nullptr;  // set once by load(); never freed (kernels may outlive statics)
+// Published by load() once complete, core included, and never freed (kernels may outlive
+// statics): readers on other threads (kernels' fast paths) take it without the load mutex,
+// so the release/acquire pair is what makes them see every field filled in.
+std::atomic<const Api*> g_api{nullptr};
 std::mutex g_load_mutex;
 std::atomic<bool> g_exiting{false};  // leave_to_exit(): free nothing of OpenVINO's any more
 
 const Api& api() {
-  if (g_api == nullptr) throw std::runtime_error("OpenVINO's C API is not loaded");
-  return *g_api;
+  const Api* a = g_api.load(std::memory_order_acquire);
+  if (a == nullptr) throw std::runtime_error("OpenVINO's C API is not loaded");
+  return *a;
 }
 
-// Throws with OpenVINO's message if `status` is not OK.
-void check(ov_status_e status, const char* what) {
+// Throws with OpenVINO's message if `status` is not OK (`a`: whose messages to read).
+void check(const Api& a, ov_status_e status, const char* what) {
   if (status == OK) return;
-  const Api& a = api();
   std::string message = a.ov_get_error_info ? a.ov_get_error_info(status) : "";
   if (a.ov_get_last_err_msg != nullptr) {
     const char* last = a.ov_get_last_err_msg();
@@ -59,38 +66,63 @@ void check(ov_status_e status, const char* what) {
                            std::to_string(static_cast<int>(status)) + "): " + message);
 }
 
-// ov_core_compile_model takes its properties as C varargs: key, value, key, value, ...
+void check(ov_status_e status, const char* what) {
+  if (status != OK) check(api(), status, what);
+}
+
+// ov_core_compile_model_props (newer releases: 2026.4 has it) takes any number of properties
+// as an array. It and its pair type are declared here rather than taken from the header, so
+// that a build against an older OpenVINO's headers still compiles; the pair has the layout
+// of the header's ov_property_t (key, then value: a C string for every property ovtf sets).
+struct PropertyPair {
+  const char* key;
+  const void* value;
+};
+using CompileModelProps = ov_status_e (*)(const ov_core_t*, const ov_model_t*, const char*,
+                                          size_t, const PropertyPair*, ov_compiled_model_t**);
+
+// Older releases only have the C-varargs ov_core_compile_model, whose argument count is fixed
+// where it is called: every call passes kVarargPairs pairs' worth of arguments and tells
+// OpenVINO how many of them to read (arguments past those are never read: C allows it).
+constexpr size_t kVarargPairs = 32;
+
+template <size_t... I>
+ov_status_e compile_varargs(const Api& a, const ov_model_t* model, const char* device,
+                            size_t pairs, const char* const* args, ov_compiled_model_t** out,
+                            std::index_sequence<I...>) {
+  return a.ov_core_compile_model(static_cast<const ov_core_t*>(a.ov_core), model, device,
+                                 2 * pairs, out, args[I]...);
+}
+
 ov_status_e compile_with(const Api& a, const ov_model_t* model, const std::string& device,
                          const Properties& p, ov_compiled_model_t** out) {
-  auto core = static_cast<const ov_core_t*>(a.ov_core);
-  auto k = [&](size_t i) { return p[i].first.c_str(); };
-  auto v = [&](size_t i) { return p[i].second.c_str(); };
-  const char* d = device.c_str();
-  switch (p.size()) {
-    case 0: return a.ov_core_compile_model(core, model, d, 0, out);
-    case 1: return a.ov_core_compile_model(core, model, d, 2, out, k(0), v(0));
-    case 2: return a.ov_core_compile_model(core, model, d, 4, out, k(0), v(0), k(1), v(1));
-    case 3: return a.ov_core_compile_model(core, model, d, 6, out, k(0), v(0), k(1), v(1), k(2), v(2));
-    case 4:
-      return a.ov_core_compile_model(core, model, d, 8, out, k(0), v(0), k(1), v(1), k(2), v(2),
-                                     k(3), v(3));
-    case 5:
-      return a.ov_core_compile_model(core, model, d, 10, out, k(0), v(0), k(1), v(1), k(2), v(2),
-                                     k(3), v(3), k(4), v(4));
-    case 6:
-      return a.ov_core_compile_model(core, model, d, 12, out, k(0), v(0), k(1), v(1), k(2), v(2),
-                                     k(3), v(3), k(4), v(4), k(5), v(5));
-    default:
-      throw std::runtime_error("more than 6 compile properties for the C API: " +
-                               std::to_string(p.size()));
+  if (a.ov_core_compile_model_props != nullptr) {
+    std::vector<PropertyPair> pairs;
+    pairs.reserve(p.size());
+    for (const auto& [key, value] : p) pairs.push_back({key.c_str(), value.c_str()});
+    auto compile = reinterpret_cast<CompileModelProps>(a.ov_core_compile_model_props);
+    return compile(static_cast<const ov_core_t*>(a.ov_core), model, device.c_str(), pairs.size(),
+                   pairs.empty() ? nullptr : pairs.data(), out);
   }
+  if (p.size() > kVarargPairs) {
+    throw std::runtime_error("this OpenVINO's C API compiles with at most " +
+                             std::to_string(kVarargPairs) + " properties, not " +
+                             std::to_string(p.size()) + " (releases with ov_core_compile_model_props take any number)");
+  }
+  const char* args[2 * kVarargPairs] = {};
+  for (size_t i = 0; i < p.size(); ++i) {
+    args[2 * i] = p[i].first.c_str();
+    args[2 * i + 1] = p[i].second.c_str();
+  }
+  return compile_varargs(a, model, device.c_str(), p.size(), args, out,
+                         std::make_index_sequence<2 * kVarargPairs>());
 }
 
 }  // namespace
 
 std::string load(const std::string& path) {
   std::lock_guard<std::mutex> lock(g_load_mutex);
-  if (g_api != nullptr) return g_api->version;
+  if (const Api* loaded = g_api.load(std::memory_order_acquire)) return loaded->version;
   // RTLD_LOCAL: OpenVINO's symbols stay out of the global namespace (TF's live there).
   void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) throw std::runtime_error("cannot load " + path + ": " + dlerror());
@@ -102,25 +134,20 @@ std::string load(const std::string& path) {
 #undef OVTF_OV_LOOKUP
   a->ov_get_last_err_msg =
       reinterpret_cast<decltype(a->ov_get_last_err_msg)>(dlsym(library, "ov_get_last_err_msg"));
+  a->ov_core_compile_model_props = dlsym(library, "ov_core_compile_model_props");
   ov_version_t version;
   if (a->ov_get_openvino_version(&version) == OK) {
     a->version = version.buildNumber ? version.buildNumber : "";
     a->ov_version_free(&version);
   }
   ov_core_t* core = nullptr;
-  g_api = a.get();  // check() needs it for messages
-  try {
-    check(a->ov_core_create(&core), "core creation");
-  } catch (...) {
-    g_api = nullptr;
-    throw;
-  }
+  check(*a, a->ov_core_create(&core), "core creation");
   a->ov_core = core;
-  a.release();
-  return g_api->version;
+  g_api.store(a.release(), std::memory_order_release);  // complete: other threads may use it
+  return api().version;
 }
 
-bool loaded() { return g_api != nullptr; }
+bool loaded() { return g_api.load(std::memory_order_acquire) != nullptr; }
 
 void leave_to_exit() { g_exiting.store(true); }
 
@@ -253,8 +280,9 @@ Model::~Model() {
     return;
   }
   pool_.clear();
-  if (compiled_ != nullptr && g_api != nullptr) {
-    g_api->ov_compiled_model_free(static_cast<ov_compiled_model_t*>(compiled_));
+  const Api* a = g_api.load(std::memory_order_acquire);
+  if (compiled_ != nullptr && a != nullptr) {
+    a->ov_compiled_model_free(static_cast<ov_compiled_model_t*>(compiled_));
   }
 }
 

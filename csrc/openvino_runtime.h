@@ -1,7 +1,7 @@
 // OpenVINO, driven from C++ through its C API, loaded at run time.
 //
 // The OVTFCluster kernel's fast path runs compiled clusters without Python (see
-// ovtf_native.cc). It talks to OpenVINO through the C API (`openvino/c/openvino.h`), whose
+// fast_path.cc). It talks to OpenVINO through the C API (`openvino/c/openvino.h`), whose
 // functions are looked up with dlsym in the libopenvino_c that ships in the `openvino` wheel:
 // nothing is linked against one OpenVINO soname, so one ovtf build serves every OpenVINO
 // release whose C API has these functions. Element types are never interpreted here: a

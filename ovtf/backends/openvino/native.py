@@ -3,7 +3,7 @@
 A cluster on a plain device is compiled through the C API (`compile_native`: the model
 serialized to a temporary IR, read and compiled by `_native.OpenVINOModel` with the same
 settings the Python API would get), so that the OVTFCluster kernel can rerun it without
-Python (the fast path, csrc/ovtf_native.cc). It applies only where it changes nothing but
+Python (the fast path, csrc/fast_path.cc). It applies only where it changes nothing but
 the per-call path (`native_allowed`, `exact_types`); anywhere else, and when `libopenvino_c`
 cannot be loaded or the C API fails to compile, the Python API compiles the same model with
 the same settings (`backend.OpenVINOBackend.compile`).
@@ -69,9 +69,8 @@ def native_allowed(device: str, settings: dict) -> bool:
     nested per-device settings: they stay on the Python API)."""
     if is_composite(device):
         return False
-    # at most 6 settings: csrc/openvino_runtime.cc passes them to compile as C varargs
-    return len(settings) <= 6 and all(isinstance(value, (str, int)) and not isinstance(value, bool)
-                                      for value in settings.values())
+    return all(isinstance(value, (str, int)) and not isinstance(value, bool)
+               for value in settings.values())
 
 
 def native_properties(settings: dict) -> list:
