@@ -1,4 +1,4 @@
-"""The kernel's fast path (csrc/ovtf_native.cc, "Fast path"): after a device run, calls that
+"""The kernel's fast path (csrc/fast_path.cc): after a device run, calls that
 repeat it (same input dims, same weight buffers, same baked values) run the compiled model
 from native code without Python. Each test compares with stock TensorFlow and reads
 `fast_path_executions` from ovtf.stats(), so a path that silently stopped (or started)

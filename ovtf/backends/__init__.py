@@ -93,7 +93,7 @@ class Executable:
     """A cluster compiled for one input signature."""
 
     # A compiled model the OVTFCluster kernel can run by itself for calls that repeat a
-    # successful one (`_native.OpenVINOModel`; see "Fast path" in csrc/ovtf_native.cc), or
+    # successful one (`_native.OpenVINOModel`; see csrc/fast_path.cc), or
     # None: every call goes through `run`.
     native_model = None
 

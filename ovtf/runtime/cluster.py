@@ -45,7 +45,7 @@ when it measured TensorFlow faster; such calls are fallbacks with reason "cost" 
 
 Fast path: after a device run whose executable has a native model, the kernel is armed
 (`outputs.arm`) to repeat it by itself for calls with the same input dims, the same weight
-buffers and the same baked values (csrc/ovtf_native.cc, "Fast path"): those calls never
+buffers and the same baked values (csrc/fast_path.cc): those calls never
 reach this object, and ovtf.stats() counts them from the kernel's own counters. Not while
 cost placement is on (its decisions are made here, per call); a settings change disarms
 every kernel.

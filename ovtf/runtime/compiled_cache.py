@@ -24,7 +24,7 @@ Compile bound
 
 Retiring
     An entry that leaves the cache (evicted, cleared, discarded) retires its executable, so no
-    kernel keeps rerunning its model by itself (csrc/ovtf_native.cc, "Fast path").
+    kernel keeps rerunning its model by itself (csrc/fast_path.cc).
 """
 
 from __future__ import annotations

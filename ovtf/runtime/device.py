@@ -7,7 +7,7 @@
 goes into `outputs.allocate(i, shape)`. `repeat`: when the executable has a native model,
 what the kernel needs to rerun this call by itself (`OutputSink.arm`'s arguments: the model,
 its parameter inputs, the weight inputs it baked in, the compile-time inputs it baked by
-value); calls it reruns never come here (csrc/ovtf_native.cc, "Fast path").
+value); calls it reruns never come here (csrc/fast_path.cc).
 
 Compiled executables live in the `CompiledCache` the cluster is handed (ovtf.runtime.
 compiled_cache: LRU, one compilation per key, the compile bound); which input dims they are

@@ -5,7 +5,7 @@
   that differ from TF's, and everything when OpenVINO's C API cannot be loaded (`native`).
 * `NativeExecutable`: compiled through OpenVINO's C API (`ovtf._native.OpenVINOModel`);
   `run` is the call from Python, and the OVTFCluster kernel reruns `native_model` without
-  Python for calls that repeat a successful one (the fast path, csrc/ovtf_native.cc).
+  Python for calls that repeat a successful one (the fast path, csrc/fast_path.cc).
 
 Both follow `ovtf.backends.Executable`: inputs are used in place (never copied: read-only TF
 buffers are wrapped through `ovtf.importer.memory.shareable`), outputs are copied into the
