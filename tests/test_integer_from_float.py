@@ -24,6 +24,7 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_ops import Case, check_case, grappler_options, reports  # noqa: E402,F401
+from test_never_wrong_ops import _TF1_SESSION  # noqa: E402
 
 raw = tf.raw_ops
 RNG = np.random.default_rng(12)
@@ -175,18 +176,7 @@ def test_barrier_only_where_a_fusion_would_regroup_constants():
     assert [node.op for node in lowered["mask"].nodes] == ["Minimum", "Mul", "Minimum"]
 
 
-_CONSTANT_CHAIN = """
-import json
-import numpy as np
-import tensorflow as tf
-import ovtf
-from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
-
-tf.compat.v1.disable_eager_execution()
-ovtf.disable_dynamic_fallback()
-ovtf.set_min_cluster_size(1)
-config = config_pb2.ConfigProto()
-config.graph_options.rewrite_options.constant_folding = rewriter_config_pb2.RewriterConfig.OFF
+_CONSTANT_CHAIN = _TF1_SESSION + """
 x = np.linspace(-5, 20, 15).reshape(1, 3, 5).astype(np.float32)
 y = np.linspace(20, -5, 15).reshape(1, 3, 5).astype(np.float32)
 graph = tf.Graph()

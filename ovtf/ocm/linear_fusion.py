@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 
-from ovtf.ocm.registry import FLOATS, Lowered
+from ovtf.ocm.registry import FLOATS, Lowered, NodeBuilder
 
 logger = logging.getLogger("ovtf")
 
@@ -95,9 +95,9 @@ def _creates_large_offset(node, nodes) -> bool:
 
 def _regrouped_inputs(node, nodes) -> list:
     """Indices of `node`'s data inputs that a linear-op fusion would fold into its constant."""
-    data = _data_inputs(node)
-    if not any(_const_array(name, nodes) is not None for name in data):
+    if not _has_constant_operand(node, nodes):
         return []
+    data = _data_inputs(node)
     inner_ops = _ADDITIVE + ("Mul",) if node.op == "Mul" else _ADDITIVE
     regrouped = []
     for index, name in enumerate(data):
@@ -117,29 +117,23 @@ def lower_fusion_barrier(node, nodes):
     if not regrouped and not large:
         return None
     from tensorflow.core.framework import node_def_pb2
-
-    def barrier(name, source):
-        new = node_def_pb2.NodeDef(name=name, op="Minimum", device=node.device)
-        new.input.extend([source, source])
-        new.attr["T"].CopyFrom(node.attr["T"])
-        return new
-
+    build = NodeBuilder(node)
+    dtype = node.attr["T"].type
     result = node_def_pb2.NodeDef()
     result.CopyFrom(node)
-    nodes_out, position = [], 0
+    position = 0
     for index, name in enumerate(result.input):
         if name.startswith("^"):
             continue
         if position in regrouped:
-            guard = barrier(f"{node.name}/_ovtf_barrier_{position}", name)
-            nodes_out.append(guard)
-            result.input[index] = guard.name
+            result.input[index] = build.add("Minimum", [name, name], T=dtype,
+                                            name=f"{node.name}/_ovtf_barrier_{position}")
         position += 1
     if large:
         result.name = f"{node.name}/_ovtf_before_barrier"
-        nodes_out += [result, barrier(node.name, result.name)]
-    else:
-        nodes_out.append(result)
+    build.nodes.append(result)
+    if large:
+        build.add("Minimum", [result.name, result.name], name=node.name, T=dtype)
     logger.debug("ovtf: %s %s: linear-op fusion barrier (inputs %s, large offset %s)",
                  node.op, node.name, regrouped, large)
-    return Lowered(nodes_out)
+    return Lowered(build.nodes)
